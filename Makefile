@@ -1,0 +1,56 @@
+# gpuops.mig: every entry point works from a fresh clone (only PyPI is needed).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Collections are resolved from the local tree only: nothing is downloaded from Galaxy.
+INSTALL_ROOT := $(CURDIR)/build/collections
+DEV_ROOT := $(CURDIR)/build/dev
+export ANSIBLE_COLLECTIONS_PATH := $(INSTALL_ROOT)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
+
+.PHONY: demo test venv install units integration lint sanity bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: venv
+	rm -rf build/dist $(INSTALL_ROOT)/ansible_collections/gpuops/mig
+	$(BIN)/ansible-galaxy collection build --force --output-path build/dist . >/dev/null
+	$(BIN)/ansible-galaxy collection install --force --offline --no-deps -p $(INSTALL_ROOT) build/dist/gpuops-mig-*.tar.gz >/dev/null
+	@echo "installed gpuops.mig into $(INSTALL_ROOT)"
+
+demo: install
+	$(BIN)/ansible-playbook playbooks/demo.yml
+
+units: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+lint: venv
+	$(BIN)/ansible-lint --offline
+
+sanity: venv
+	bash tests/sanity/run.sh
+
+test: install
+	$(BIN)/pytest -q tests/unit tests/integration
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory sanity
+
+bench: install
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf build $(VENV) tests/output
