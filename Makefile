@@ -38,7 +38,7 @@ units: venv
 integration: install
 	$(BIN)/pytest -q tests/integration
 
-lint: venv
+lint: install
 	$(BIN)/ansible-lint --offline
 
 sanity: venv

@@ -59,7 +59,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=N
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    return subprocess.run(cmd, env=ansible_env(**(env or {})), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=ansible_env(**(env or {})), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture

@@ -142,9 +142,6 @@ _ROWS = (
     ),
 )
 
-_BY_ARCHITECTURE = dict(_ROWS)
-_NEWEST_MIG = _ROWS[-1][0]
-
 
 def architecture_name(architecture):
     """Lowercase name of an NVML architecture id ("hopper"), or "arch<N>" if NVML has none."""
@@ -159,18 +156,12 @@ def capabilities_for(architecture):
     """Capabilities of an NVML architecture id (see the module docstring for the rules)."""
     architecture = int(architecture)
     name = architecture_name(architecture)
-    if architecture in _BY_ARCHITECTURE:
-        return Capabilities(architecture=architecture, name=name, assumed_from=None, **_BY_ARCHITECTURE[architecture])
-    if architecture > _NEWEST_MIG:
+    rows = dict(_ROWS)
+    newest = _ROWS[-1][0]
+    if architecture in rows:
+        return Capabilities(architecture=architecture, name=name, assumed_from=None, **rows[architecture])
+    if architecture > newest:
         return Capabilities(
-            architecture=architecture,
-            name=name,
-            assumed_from=architecture_name(_NEWEST_MIG),
-            **_BY_ARCHITECTURE[_NEWEST_MIG]
+            architecture=architecture, name=name, assumed_from=architecture_name(newest), **rows[newest]
         )
     return Capabilities(architecture=architecture, name=name, assumed_from=None, **_NO_MIG)
-
-
-def mig_architectures():
-    """NVML ids of the architectures with a MIG row, oldest first."""
-    return tuple(architecture for architecture, _row in _ROWS)

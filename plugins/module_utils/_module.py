@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpuops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plumbing every module of the collection shares.
+
+A module builds its spec with ``common_argument_spec(**its_own_options)`` (documented by
+the ``gpuops.mig.common`` doc fragment) and hands one function to ``run_module``::
+
+    def main():
+        module = AnsibleModule(argument_spec=common_argument_spec(state=...),
+                               supports_check_mode=True)
+        run_module(module, lambda session: reconcile(session.hardware, session.gpus, ...))
+
+``run_module`` resolves the feature gates, opens the hardware (real NVML, or the simulated
+host named by ``simulator``), selects the GPUs, calls the function, and turns its result
+into ``exit_json`` and every MigError into ``fail_json(msg, **details)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ._errors import MigError
+from ._feature_gates import resolve as resolve_feature_gates
+from ._nvml import Hardware, NvmlBindingsMissing
+
+#: Environment variable naming a simulated host when the ``simulator`` option is unset.
+SIMULATOR_ENV = "GPUOPS_MIG_SIMULATOR"
+
+#: What the function given to ``run_module`` receives.
+#: ``hardware`` is an open ``_nvml.Hardware`` and ``gpus`` the selected ``GpuDevice`` list
+#: (both None when ``run_module`` was called with ``hardware=False``).
+Session = namedtuple("Session", ["params", "check_mode", "diff", "feature_gates", "hardware", "gpus"])
+
+
+def common_argument_spec(**module_options):
+    """The options every module takes, updated with the module's own ``module_options``."""
+    spec = dict(
+        simulator=dict(type="path", fallback=(env_fallback, [SIMULATOR_ENV])),
+        feature_gates=dict(type="dict", default={}),
+        gpus=dict(type="list", elements="str"),
+        device_filter=dict(type="list", elements="str"),
+    )
+    spec.update(module_options)
+    return spec
+
+
+def open_hardware(module):
+    """Open ``Hardware`` for the module's ``simulator`` option; fail the module cleanly when
+    the NVML bindings are missing or the hardware cannot be opened."""
+    try:
+        return Hardware(simulator=module.params.get("simulator"))
+    except NvmlBindingsMissing as error:
+        module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=error.traceback)
+    except MigError as error:
+        module.fail_json(msg=str(error), **error.details())
+
+
+def run_module(module, action, hardware=True):
+    """Run ``action(session)`` and exit the module with the dict it returns.
+
+    The result always carries ``changed`` (False unless the action says otherwise) and
+    ``feature_gates`` (effective values); with ``hardware=True`` also ``backend``.
+    """
+    result = {"changed": False}
+    try:
+        gates = resolve_feature_gates(module.params.get("feature_gates"))
+    except MigError as error:
+        module.fail_json(msg=str(error), **error.details())
+    result["feature_gates"] = gates
+
+    opened = open_hardware(module) if hardware else None
+    try:
+        if opened is not None:
+            result["backend"] = opened.backend
+        try:
+            selected = opened.select(module.params.get("gpus"), module.params.get("device_filter")) if opened else None
+            session = Session(module.params, module.check_mode, module._diff, gates, opened, selected)
+            result.update(action(session))
+        except MigError as error:
+            failure = dict(result)
+            failure.update(error.details())
+            module.fail_json(msg=str(error), **failure)
+    finally:
+        if opened is not None:
+            opened.close()
+    module.exit_json(**result)

@@ -1,0 +1,891 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpuops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one hardware interface of the collection: GPUs through NVML (``pynvml``).
+
+``Hardware(simulator=None)`` talks to the real driver. ``Hardware(simulator=path)`` puts the
+simulated library of the host stored at ``path`` beneath ``pynvml`` and talks to that: the
+calls, ctypes marshalling and error classes are the same in both cases. A simulator is only
+ever used when a path is given; without one this object refuses to run on a simulated
+library left behind by someone else.
+
+Everything above this layer sees the ``_model`` namedtuples and ``_errors`` types only:
+every ``pynvml.NVMLError`` leaves this file as ``HardwareError(call, NVML_ERROR_*, gpu)``.
+
+Known limitation (real NVML): compute-instance profiles can only be read through an
+existing GPU instance. ``gpu_instance_profiles`` therefore lists the compute profiles of a
+GPU-instance profile once a GPU instance of that profile exists (or existed while this
+object was open); until then ``compute_profiles`` is empty. ``compute_instance_profiles``
+reads them for a given GPU instance. Nothing is cached on disk.
+
+This file and ``_fabric.py`` are the only places that import the simulator; this file
+also offers the simulated-host administration the ``simulated_host`` module needs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import copy
+import ctypes
+import functools
+import os
+import subprocess
+import threading
+import traceback
+from collections import namedtuple
+
+from ._errors import HardwareError, InputError, MigError
+from ._model import (
+    ComputeInstance,
+    ComputeInstanceProfile,
+    Engines,
+    GpuDevice,
+    GpuInstance,
+    GpuInstanceProfile,
+    MigDevice,
+    Placement,
+)
+from ._profiles import parse as parse_profile_name
+
+try:
+    import pynvml
+except ImportError:
+    pynvml = None
+    PYNVML_IMPORT_ERROR = traceback.format_exc()
+else:
+    PYNVML_IMPORT_ERROR = None
+
+#: What NVML answers for a profile enum the board does not offer (or beyond the enum range).
+UNOFFERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument) if pynvml else ()
+
+MIB = 1024 * 1024
+
+#: Where a real host exposes device nodes and the MIG capability minors.
+REAL_DEV_ROOT = "/"
+REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+
+#: ``nvmlProcessInfo_t.gpuInstanceId`` / ``computeInstanceId`` of a process not on MIG.
+NOT_ON_MIG = 0xFFFFFFFF
+
+#: A compute process on a GPU, with the MIG instance it runs in (None when not on MIG).
+GpuProcess = namedtuple("GpuProcess", ["pid", "gi_id", "ci_id", "used_memory_mb"])
+
+#: Hints added to the messages of errors whose NVML wording does not say what to do.
+ERROR_HINTS = {
+    "NVML_ERROR_LIBRARY_NOT_FOUND": "libnvidia-ml.so.1 could not be loaded: the NVIDIA driver is not "
+    "installed on this host (use the simulator option for a simulated host)",
+    "NVML_ERROR_DRIVER_NOT_LOADED": "the NVIDIA kernel driver is not loaded on this host",
+    "NVML_ERROR_GPU_IS_LOST": "the GPU has fallen off the bus or stopped responding; it needs a reset "
+    "or a reboot (see the kernel log for Xid errors)",
+    "NVML_ERROR_NO_PERMISSION": "this operation needs root on the managed host (become: true)",
+    "NVML_ERROR_IN_USE": "a process or another client is using the GPU or instance",
+    "NVML_ERROR_RESET_REQUIRED": "the GPU needs a reset before the change takes effect",
+    "NVML_ERROR_LIB_RM_VERSION_MISMATCH": "the NVML library and the loaded kernel driver have different "
+    "versions (reboot after a driver upgrade)",
+}
+
+
+class NvmlBindingsMissing(MigError):
+    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
+
+    def __init__(self, import_traceback):
+        self.traceback = import_traceback
+        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")
+
+
+def nvml_error_name(code):
+    """``NVML_ERROR_*`` name of an NVML return code (``NVML_ERROR_<code>`` if unnamed)."""
+    for name in dir(pynvml):
+        if name.startswith("NVML_ERROR_") and getattr(pynvml, name) == code:
+            return name
+    return "NVML_ERROR_%s" % code
+
+
+def hardware_error(call, error_name, gpu=None, detail=None):
+    """HardwareError with the hint for ``error_name`` (and an optional extra detail)."""
+    message = "; ".join(part for part in (ERROR_HINTS.get(error_name), detail) if part)
+    return HardwareError(call, error_name, gpu, host_message=message or None)
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _without_mig_prefix(name):
+    name = _text(name)
+    return name[4:] if name.startswith("MIG ") else name
+
+
+def _placements_of(function, owner, profile_id, struct):
+    """Possible placements through one of NVML's two-call list functions (count first)."""
+    count = ctypes.c_uint(0)
+    function(owner, profile_id, None, ctypes.byref(count))
+    if not count.value:
+        return ()
+    array = (struct * count.value)()
+    function(owner, profile_id, array, ctypes.byref(count))
+    return tuple(Placement(entry.start, entry.size) for entry in array[: count.value])
+
+
+#: pynvml holds one library per process: the simulated host whose library is installed
+#: beneath it and how many open Hardware objects use it.
+_simulator_sessions = {"path": None, "count": 0}
+_sessions_lock = threading.Lock()
+
+
+def _ensure_real_library():
+    """Make sure the real path loads libnvidia-ml itself: refuse while a simulated host is
+    open in this process, and drop any other non-driver library left under pynvml."""
+    with _sessions_lock:
+        if _simulator_sessions["count"]:
+            raise MigError(
+                "real NVML cannot be used while the simulated host %s is open in this process" % _simulator_sessions["path"]
+            )
+        if pynvml.nvmlLib is not None and not isinstance(pynvml.nvmlLib, ctypes.CDLL):
+            pynvml.nvmlLib = None
+            pynvml._nvmlGetFunctionPointer_cache.clear()
+
+
+def _enter_simulator(path, library):
+    """Install the simulated library of ``path`` beneath pynvml (shared by every open
+    Hardware of that host in this process)."""
+    with _sessions_lock:
+        if _simulator_sessions["count"] and _simulator_sessions["path"] != path:
+            raise InputError(
+                "simulator", path, "another simulated host (%s) is open in this process" % _simulator_sessions["path"]
+            )
+        if not _simulator_sessions["count"]:
+            library.install(path)
+        _simulator_sessions.update(path=path, count=_simulator_sessions["count"] + 1)
+
+
+def _leave_simulator(library):
+    with _sessions_lock:
+        _simulator_sessions["count"] -= 1
+        if not _simulator_sessions["count"]:
+            library.uninstall()
+
+
+class _ResetGate(object):
+    """Lets any number of threads use NVML at once, or one thread reset a GPU alone: a real
+    reset shuts NVML down, which would pull the handles from under the other threads."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._users = 0
+        self._resetting = False
+
+    @contextlib.contextmanager
+    def shared(self):
+        with self._condition:
+            while self._resetting:
+                self._condition.wait()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._users -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        with self._condition:
+            while self._resetting or self._users:
+                self._condition.wait()
+            self._resetting = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._resetting = False
+                self._condition.notify_all()
+
+
+def _uses_nvml(method):
+    """Run a Hardware method as one NVML user (see _ResetGate)."""
+
+    @functools.wraps(method)
+    def gated(self, *args, **kwargs):
+        with self._gate.shared():
+            return method(self, *args, **kwargs)
+
+    return gated
+
+
+class Hardware(object):
+    """GPUs of one host, real or simulated (see the module docstring)."""
+
+    def __init__(self, simulator=None):
+        if pynvml is None:
+            raise NvmlBindingsMissing(PYNVML_IMPORT_ERROR)
+        self.mutating_calls = 0
+        self._lock = threading.RLock()
+        self._gate = _ResetGate()
+        self._handles = {}
+        self._static = {}
+        self._gi_profiles = {}
+        self._ci_profiles = {}
+        self._open = False
+        if simulator:
+            # Imported here so that the real path never even loads the simulator.
+            from ._simulator import host as simulated_host
+            from ._simulator import nvml_lib as simulated_nvml_lib
+            from ._simulator.state import SimulatorStateError
+
+            self.simulator = os.path.abspath(simulator)
+            self.backend = "simulator"
+            self._simulated_host = simulated_host
+            self._simulated_lib = simulated_nvml_lib
+            try:
+                host_paths = simulated_host.paths(self.simulator)
+            except SimulatorStateError as error:
+                raise InputError("simulator", simulator, str(error))
+            self.dev_root = host_paths["dev_root"]
+            self.mig_minors_path = host_paths["mig_minors_path"]
+            _enter_simulator(self.simulator, simulated_nvml_lib)
+        else:
+            self.simulator = None
+            self.backend = "nvml"
+            self.dev_root = REAL_DEV_ROOT
+            self.mig_minors_path = REAL_MIG_MINORS_PATH
+            _ensure_real_library()
+        try:
+            self._call(None, pynvml.nvmlInit)
+        except HardwareError:
+            self._release_library()
+            raise
+        self._open = True
+
+    # -- session -----------------------------------------------------------------------
+
+    def close(self):
+        """Shut NVML down (and take the simulated library away again)."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self._call(None, pynvml.nvmlShutdown)
+        finally:
+            self._release_library()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _release_library(self):
+        if self.simulator:
+            _leave_simulator(self._simulated_lib)
+
+    def _call(self, gpu, function, *args, call=None, absent=()):
+        """Call a pynvml function; NVMLError becomes HardwareError named after ``call`` (default
+        the function), except the NVMLError classes in ``absent``, which give None."""
+        try:
+            return function(*args)
+        except absent:
+            return None
+        except pynvml.NVMLError as error:
+            raise hardware_error(call or function.__name__, nvml_error_name(error.value), gpu)
+
+    def _optional(self, gpu, function, *args):
+        """``_call`` giving None where the device answers NOT_SUPPORTED."""
+        return self._call(gpu, function, *args, absent=(pynvml.NVMLError_NotSupported,))
+
+    def _mutating(self, gpu, function, *args):
+        with self._lock:
+            self.mutating_calls += 1
+        return self._call(gpu, function, *args)
+
+    def _handle(self, index):
+        with self._lock:
+            if index not in self._handles:
+                self._handles[index] = self._call(index, pynvml.nvmlDeviceGetHandleByIndex, index)
+            return self._handles[index]
+
+    # -- inventory -----------------------------------------------------------------------
+
+    @_uses_nvml
+    def driver_version(self):
+        return _text(self._call(None, pynvml.nvmlSystemGetDriverVersion))
+
+    @_uses_nvml
+    def device_count(self):
+        return self._call(None, pynvml.nvmlDeviceGetCount)
+
+    @_uses_nvml
+    def devices(self):
+        """Every GPU of the host as GpuDevice, in NVML index order."""
+        return [self.device(index) for index in range(self.device_count())]
+
+    @_uses_nvml
+    def device(self, index):
+        handle = self._handle(index)
+        with self._lock:
+            static = self._static.get(index)
+        if static is None:
+            pci = self._call(index, pynvml.nvmlDeviceGetPciInfo, handle)
+            memory = self._call(index, pynvml.nvmlDeviceGetMemoryInfo, handle)
+            static = dict(
+                index=index,
+                uuid=_text(self._call(index, pynvml.nvmlDeviceGetUUID, handle)),
+                name=_text(self._call(index, pynvml.nvmlDeviceGetName, handle)),
+                pci_bus_id=_text(pci.busId),
+                pci_device_id=pci.pciDeviceId,
+                architecture=self._optional(index, pynvml.nvmlDeviceGetArchitecture, handle),
+                module_id=self._optional(index, pynvml.nvmlDeviceGetModuleId, handle),
+                minor=self._optional(index, pynvml.nvmlDeviceGetMinorNumber, handle),
+                memory_mb=memory.total // MIB,
+            )
+            with self._lock:
+                self._static[index] = static
+        modes = self._optional(index, pynvml.nvmlDeviceGetMigMode, handle)
+        current, pending = (None, None) if modes is None else (bool(modes[0]), bool(modes[1]))
+        return GpuDevice(mig_current=current, mig_pending=pending, **static)
+
+    @_uses_nvml
+    def select(self, gpus=None, device_filter=None):
+        """The GPUs named by ``gpus`` (index, UUID or PCI bus id; default all) whose PCI
+        device id is in ``device_filter`` (default any), as GpuDevice in index order.
+
+        A ``gpus`` entry that matches no GPU, or a malformed ``device_filter`` entry, raises
+        InputError listing what exists. A well-formed filter id absent from this host is not
+        an error (fleet-wide filters name boards a host may not have). GPUs given by index
+        are the only ones read, so a lost GPU does not stand in the way of the others.
+        """
+        allowed = set(_parse_device_id(entry) for entry in device_filter) if device_filter else None
+        count = self.device_count()
+        indices = set(range(count)) if not gpus else set()
+        for entry in gpus or ():
+            text = str(entry).strip()
+            if text.isdigit() and int(text) < count:
+                indices.add(int(text))
+                continue
+            matches = [] if text.isdigit() else [device.index for device in self.devices() if _names_gpu(text, device)]
+            if not matches:
+                raise InputError("gpus", entry, "matches no GPU of this host", valid=[_describe(d) for d in self.devices()])
+            indices.update(matches)
+        chosen = [self.device(index) for index in sorted(indices)]
+        return [device for device in chosen if allowed is None or device.pci_device_id in allowed]
+
+    # -- profiles ------------------------------------------------------------------------
+
+    @_uses_nvml
+    def gpu_instance_profiles(self, index):
+        """GPU-instance profiles the GPU offers in its current MIG mode (tuple of
+        GpuInstanceProfile, in NVML enum order). ``compute_profiles`` is filled where a GPU
+        instance of the profile exists or existed (see the module docstring)."""
+        device = self.device(index)
+        profiles = self._board_profiles(index)
+        if device.mig_current:
+            for gpu_instance in self._raw_gpu_instances(index, profiles):
+                self._learn_compute_profiles(index, device.pci_device_id, gpu_instance)
+        with self._lock:
+            return tuple(
+                profile._replace(compute_profiles=self._ci_profiles.get((device.pci_device_id, profile.profile_id), ()))
+                for profile in profiles
+            )
+
+    def _board_profiles(self, index):
+        """GPU-instance profiles without compute profiles, cached per board and MIG mode."""
+        device = self.device(index)
+        key = (device.pci_device_id, device.mig_current)
+        with self._lock:
+            profiles = self._gi_profiles.get(key)
+        if profiles is None:
+            profiles = self._read_gpu_instance_profiles(index)
+            with self._lock:
+                self._gi_profiles[key] = profiles
+        return profiles
+
+    def _read_gpu_instance_profiles(self, index):
+        handle = self._handle(index)
+        profiles = []
+        for enum in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
+            info = self._call(
+                index,
+                pynvml.nvmlDeviceGetGpuInstanceProfileInfo,
+                handle,
+                enum,
+                call="nvmlDeviceGetGpuInstanceProfileInfoV",
+                absent=UNOFFERED,
+            )
+            if info is None:
+                continue
+            placements = self._call(
+                index,
+                _placements_of,
+                pynvml.nvmlDeviceGetGpuInstancePossiblePlacements,
+                handle,
+                info.id,
+                pynvml.c_nvmlGpuInstancePlacement_t,
+                call="nvmlDeviceGetGpuInstancePossiblePlacements_v2",
+            )
+            profiles.append(
+                GpuInstanceProfile(
+                    profile_id=info.id,
+                    enum=enum,
+                    name=_without_mig_prefix(info.name),
+                    slice_count=info.sliceCount,
+                    instance_count=info.instanceCount,
+                    memory_mb=info.memorySizeMB,
+                    multiprocessor_count=info.multiprocessorCount,
+                    engines=Engines(info.copyEngineCount, info.decoderCount, info.encoderCount, info.jpegCount, info.ofaCount),
+                    placements=placements,
+                    compute_profiles=(),
+                )
+            )
+        return tuple(profiles)
+
+    @_uses_nvml
+    def compute_instance_profiles(self, index, gi_id):
+        """Compute-instance profiles offered inside GPU instance ``gi_id`` (tuple of
+        ComputeInstanceProfile), read through that instance and remembered per board."""
+        gpu_instance = self._gpu_instance_handle(index, gi_id)
+        return self._learn_compute_profiles(index, self.device(index).pci_device_id, gpu_instance)
+
+    def _learn_compute_profiles(self, index, pci_device_id, gpu_instance):
+        info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+        key = (pci_device_id, info.profileId)
+        with self._lock:
+            known = self._ci_profiles.get(key)
+        if known is not None:
+            return known
+        gi_profile = self._gi_profile_by_id(index, info.profileId)
+        found = []
+        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
+            ci_info = self._call(
+                index,
+                pynvml.nvmlGpuInstanceGetComputeInstanceProfileInfo,
+                gpu_instance,
+                enum,
+                pynvml.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED,
+                call="nvmlGpuInstanceGetComputeInstanceProfileInfoV",
+                absent=UNOFFERED,
+            )
+            if ci_info is None:
+                continue
+            placements = self._call(
+                index,
+                _placements_of,
+                pynvml.nvmlGpuInstanceGetComputeInstancePossiblePlacements,
+                gpu_instance,
+                ci_info.id,
+                pynvml.c_nvmlComputeInstancePlacement_t,
+                call="nvmlGpuInstanceGetComputeInstancePossiblePlacements",
+                absent=(pynvml.NVMLError_NotSupported,),
+            )
+            found.append((ci_info, placements or ()))
+        profiles = tuple(
+            ComputeInstanceProfile(
+                profile_id=ci_info.id,
+                name=_without_mig_prefix(ci_info.name),
+                slice_count=ci_info.sliceCount,
+                instance_count=ci_info.instanceCount,
+                multiprocessor_count=ci_info.multiprocessorCount,
+                placements=placements,
+                is_default=ci_info.id == _default_compute_profile_id(gi_profile, [entry[0] for entry in found]),
+            )
+            for ci_info, placements in found
+        )
+        with self._lock:
+            self._ci_profiles[key] = profiles
+        return profiles
+
+    def _gi_profile_by_id(self, index, profile_id):
+        for profile in self._board_profiles(index):
+            if profile.profile_id == profile_id:
+                return profile
+        raise hardware_error("nvmlGpuInstanceGetInfo", "NVML_ERROR_NOT_FOUND", index, "GPU instance profile %s" % profile_id)
+
+    @_uses_nvml
+    def remaining_capacity(self, index, profile_id):
+        """How many more GPU instances of ``profile_id`` fit on the GPU now."""
+        return self._call(index, pynvml.nvmlDeviceGetGpuInstanceRemainingCapacity, self._handle(index), profile_id)
+
+    # -- instances -----------------------------------------------------------------------
+
+    def _raw_gpu_instances(self, index, profiles):
+        """GPU-instance handles of the GPU (MIG enabled), profile by profile."""
+        handle = self._handle(index)
+        instances = []
+        for profile in profiles:
+            capacity = max(profile.instance_count, len(profile.placements), 1)
+            array = (pynvml.c_nvmlGpuInstance_t * capacity)()
+            count = ctypes.c_uint(0)
+            self._call(index, pynvml.nvmlDeviceGetGpuInstances, handle, profile.profile_id, array, ctypes.byref(count))
+            instances.extend(array[: count.value])
+        return instances
+
+    def _gpu_instance_handle(self, index, gi_id):
+        return self._call(index, pynvml.nvmlDeviceGetGpuInstanceById, self._handle(index), gi_id)
+
+    @_uses_nvml
+    def gpu_instances(self, index):
+        """GPU instances of the GPU with their compute instances, MIG UUIDs and processes,
+        ordered by placement start. Empty when MIG is disabled or unsupported."""
+        if not self.device(index).mig_current:
+            return []
+        profiles = self._board_profiles(index)
+        processes = self.processes(index)
+        mig_uuids = dict(((device.gi_id, device.ci_id), device.uuid) for device in self.mig_devices(index))
+        result = []
+        for gpu_instance in self._raw_gpu_instances(index, profiles):
+            info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+            slice_count = self._gi_profile_by_id(index, info.profileId).slice_count
+            computes = self._compute_instances(index, gpu_instance, info.id, slice_count, processes, mig_uuids)
+            result.append(
+                GpuInstance(
+                    gi_id=info.id,
+                    profile_id=info.profileId,
+                    placement=Placement(info.placement.start, info.placement.size),
+                    compute_instances=computes,
+                    processes=tuple(sorted(process.pid for process in processes if process.gi_id == info.id)),
+                )
+            )
+        return sorted(result, key=lambda instance: (instance.placement.start, instance.gi_id))
+
+    def _compute_instances(self, index, gpu_instance, gi_id, slice_count, processes, mig_uuids):
+        found = []
+        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
+            array = (pynvml.c_nvmlComputeInstance_t * max(slice_count, 1))()
+            count = ctypes.c_uint(0)
+            listed = self._call(
+                index, pynvml.nvmlGpuInstanceGetComputeInstances, gpu_instance, enum, array, ctypes.byref(count), absent=UNOFFERED
+            )
+            if listed is None:
+                continue
+            for compute_instance in array[: count.value]:
+                info = self._call(index, pynvml.nvmlComputeInstanceGetInfo, compute_instance)
+                found.append(
+                    ComputeInstance(
+                        ci_id=info.id,
+                        profile_id=info.profileId,
+                        placement=Placement(info.placement.start, info.placement.size),
+                        mig_uuid=mig_uuids.get((gi_id, info.id)),
+                        processes=tuple(
+                            sorted(process.pid for process in processes if (process.gi_id, process.ci_id) == (gi_id, info.id))
+                        ),
+                    )
+                )
+        return tuple(sorted(found, key=lambda instance: (instance.placement.start, instance.ci_id)))
+
+    @_uses_nvml
+    def mig_devices(self, index):
+        """MIG devices (one per compute instance) in NVML's dense MIG index order."""
+        handle = self._handle(index)
+        if not self.device(index).mig_current:
+            return []
+        profiles = dict((profile.profile_id, profile) for profile in self._board_profiles(index))
+        devices = []
+        for mig_index in range(self._call(index, pynvml.nvmlDeviceGetMaxMigDeviceCount, handle)):
+            # Dense indices: NOT_FOUND past the last MIG device.
+            mig_handle = self._call(
+                index, pynvml.nvmlDeviceGetMigDeviceHandleByIndex, handle, mig_index, absent=(pynvml.NVMLError_NotFound,)
+            )
+            if mig_handle is None:
+                break
+            gi_id = self._call(index, pynvml.nvmlDeviceGetGpuInstanceId, mig_handle)
+            ci_id = self._call(index, pynvml.nvmlDeviceGetComputeInstanceId, mig_handle)
+            gpu_instance = self._gpu_instance_handle(index, gi_id)
+            gi_info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+            compute_instance = self._call(index, pynvml.nvmlGpuInstanceGetComputeInstanceById, gpu_instance, ci_id)
+            ci_info = self._call(index, pynvml.nvmlComputeInstanceGetInfo, compute_instance)
+            gi_profile = profiles[gi_info.profileId]
+            devices.append(
+                MigDevice(
+                    gpu_index=index,
+                    mig_index=mig_index,
+                    uuid=_text(self._call(index, pynvml.nvmlDeviceGetUUID, mig_handle)),
+                    gi_id=gi_id,
+                    ci_id=ci_id,
+                    profile_name=mig_profile_name(gi_profile, ci_info.placement.size),
+                    memory_mb=self._call(index, pynvml.nvmlDeviceGetMemoryInfo, mig_handle).total // MIB,
+                )
+            )
+        return devices
+
+    @_uses_nvml
+    def processes(self, index):
+        """Compute processes on the GPU (list of GpuProcess)."""
+        running = self._call(index, pynvml.nvmlDeviceGetComputeRunningProcesses, self._handle(index))
+        return [
+            GpuProcess(
+                pid=process.pid,
+                gi_id=None if process.gpuInstanceId == NOT_ON_MIG else process.gpuInstanceId,
+                ci_id=None if process.computeInstanceId == NOT_ON_MIG else process.computeInstanceId,
+                used_memory_mb=None if process.usedGpuMemory is None else process.usedGpuMemory // MIB,
+            )
+            for process in running
+        ]
+
+    # -- changes -------------------------------------------------------------------------
+
+    @_uses_nvml
+    def set_mig_mode(self, index, enabled):
+        """Request MIG mode on/off. Returns None when NVML activated the request, else the
+        activation status name (e.g. NVML_ERROR_IN_USE: pending until the GPU is reset)."""
+        mode = pynvml.NVML_DEVICE_MIG_ENABLE if enabled else pynvml.NVML_DEVICE_MIG_DISABLE
+        status = self._mutating(index, pynvml.nvmlDeviceSetMigMode, self._handle(index), mode)
+        return None if status == pynvml.NVML_SUCCESS else nvml_error_name(status)
+
+    @_uses_nvml
+    def create_gpu_instance(self, index, profile_id, placement=None):
+        """Create a GPU instance (at ``placement``, a Placement, or where NVML chooses)."""
+        handle = self._handle(index)
+        if placement is None:
+            gpu_instance = self._mutating(index, pynvml.nvmlDeviceCreateGpuInstance, handle, profile_id)
+        else:
+            where = pynvml.c_nvmlGpuInstancePlacement_t(placement.start, placement.size)
+            gpu_instance = self._mutating(
+                index, pynvml.nvmlDeviceCreateGpuInstanceWithPlacement, handle, profile_id, ctypes.byref(where)
+            )
+        info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+        return GpuInstance(info.id, info.profileId, Placement(info.placement.start, info.placement.size), (), ())
+
+    @_uses_nvml
+    def destroy_gpu_instance(self, index, gi_id):
+        self._mutating(index, pynvml.nvmlGpuInstanceDestroy, self._gpu_instance_handle(index, gi_id))
+
+    @_uses_nvml
+    def create_compute_instance(self, index, gi_id, ci_profile_id, placement=None):
+        """Create a compute instance inside GPU instance ``gi_id``; returns ComputeInstance
+        with the UUID of the MIG device it forms."""
+        gpu_instance = self._gpu_instance_handle(index, gi_id)
+        if placement is None:
+            compute_instance = self._mutating(index, pynvml.nvmlGpuInstanceCreateComputeInstance, gpu_instance, ci_profile_id)
+        else:
+            where = pynvml.c_nvmlComputeInstancePlacement_t(placement.start, placement.size)
+            compute_instance = self._mutating(
+                index, pynvml.nvmlGpuInstanceCreateComputeInstanceWithPlacement, gpu_instance, ci_profile_id, ctypes.byref(where)
+            )
+        info = self._call(index, pynvml.nvmlComputeInstanceGetInfo, compute_instance)
+        uuid = next((device.uuid for device in self.mig_devices(index) if (device.gi_id, device.ci_id) == (gi_id, info.id)), None)
+        return ComputeInstance(info.id, info.profileId, Placement(info.placement.start, info.placement.size), uuid, ())
+
+    @_uses_nvml
+    def destroy_compute_instance(self, index, gi_id, ci_id):
+        gpu_instance = self._gpu_instance_handle(index, gi_id)
+        compute_instance = self._call(index, pynvml.nvmlGpuInstanceGetComputeInstanceById, gpu_instance, ci_id)
+        self._mutating(index, pynvml.nvmlComputeInstanceDestroy, compute_instance)
+
+    def reset_gpu(self, index):
+        """Reset the GPU (``nvidia-smi --gpu-reset``; counted as a mutating call).
+
+        NVML is shut down around a real reset so that this process holds no handle on the
+        GPU; other threads' calls on this object wait for the reset to finish."""
+        with self._gate.exclusive():
+            with self._lock:
+                self.mutating_calls += 1
+            if self.simulator:
+                try:
+                    self._simulated_host.reset_gpu(self.simulator, index)
+                except self._simulated_host.SimulatedHostError as error:
+                    raise hardware_error("nvidia-smi --gpu-reset", error.nvml_error, index, str(error))
+                return
+            self._call(None, pynvml.nvmlShutdown)
+            with self._lock:
+                self._handles.clear()
+            try:
+                completed = _run_command(["nvidia-smi", "--gpu-reset", "-i", str(index)], index)
+            finally:
+                self._call(None, pynvml.nvmlInit)
+        if completed.returncode != 0:
+            output = (completed.stdout + completed.stderr).strip()
+            raise hardware_error("nvidia-smi --gpu-reset", nvidia_smi_error_name(completed.returncode), index, output)
+
+    # -- host services (systemd units that hold GPUs) ------------------------------------
+
+    def stop_units(self, units):
+        self._set_units(units, False)
+
+    def start_units(self, units):
+        self._set_units(units, True)
+
+    def _set_units(self, units, active):
+        units = list(units)
+        if not units:
+            return
+        if self.simulator:
+            for unit in units:
+                self._simulated_host.set_unit_state(self.simulator, unit, active)
+            return
+        verb = "start" if active else "stop"
+        completed = _run_command(["systemctl", verb] + units)
+        if completed.returncode != 0:
+            raise HardwareError("systemctl %s" % verb, "exit status %d" % completed.returncode, None, completed.stderr.strip())
+
+    def active_units(self, units):
+        """The subset of ``units`` that is active now, in the order given."""
+        units = list(units)
+        if not units:
+            return []
+        if self.simulator:
+            states = self._simulated_host.unit_states(self.simulator)
+            return [unit for unit in units if states.get(unit)]
+        # `systemctl is-active` prints one state per unit and exits non-zero when any is
+        # inactive, so the exit status carries no error here.
+        completed = _run_command(["systemctl", "is-active"] + units)
+        states = completed.stdout.split()
+        return [unit for unit, state in zip(units, states) if state == "active"]
+
+
+def _names_gpu(text, device):
+    """Whether a ``gpus`` entry given by UUID or PCI bus id names ``device``."""
+    if text.lower().startswith("gpu-"):
+        return text.lower() == device.uuid.lower()
+    return _bus_id_key(text) is not None and _bus_id_key(text) == _bus_id_key(device.pci_bus_id)
+
+
+def _bus_id_key(bus_id):
+    """(domain, bus, device, function) of "00000000:07:00.0", "0000:07:00.0" or "07:00.0"."""
+    parts = bus_id.replace(".", ":").split(":")
+    if len(parts) == 3:
+        parts.insert(0, "0")
+    if len(parts) != 4:
+        return None
+    try:
+        return tuple(int(part, 16) for part in parts)
+    except ValueError:
+        return None
+
+
+def _describe(device):
+    return "%d (%s, %s)" % (device.index, device.uuid, device.pci_bus_id)
+
+
+def _parse_device_id(entry):
+    """0x233010DE (mig-parted's device_filter form) -> int."""
+    text = str(entry).strip()
+    try:
+        if not text.lower().startswith("0x") or len(text) != 10:
+            raise ValueError(text)
+        return int(text, 16)
+    except ValueError:
+        raise InputError(
+            "device_filter", entry, "not a PCI device id written as 0x<device><vendor>", valid=["0x233010DE", "0x20B010DE"]
+        )
+
+
+def _default_compute_profile_id(gi_profile, ci_infos):
+    """The compute-instance profile ``nvidia-smi mig -cgi ... -C`` would create.
+
+    NVML does not flag it. Inferred rule: the profile spanning the whole GPU instance
+    (slice count equal to the GI's); where several do (H100 1g.20gb offers 1_SLICE_REV1),
+    the one with the most multiprocessors, then the lowest id.
+    """
+    full = [info for info in ci_infos if info.sliceCount == gi_profile.slice_count]
+    if not full:
+        return None
+    return sorted(full, key=lambda info: (-info.multiprocessorCount, info.id))[0].id
+
+
+def mig_profile_name(gi_profile, compute_slices):
+    """Name of a MIG device the way mig-parted and the device plugin write it: the GPU
+    instance's profile name ("3g.40gb", "1g.10gb+me"), as "<C>c.<GI name>" when the
+    compute instance uses fewer compute slices than the GPU instance has."""
+    return str(parse_profile_name(gi_profile.name)._replace(compute_slices=min(compute_slices, gi_profile.slice_count)))
+
+
+def nvidia_smi_error_name(exit_status):
+    """NVML error name of an nvidia-smi exit status (nvidia-smi(1) "RETURN VALUE" uses the
+    NVML return codes, and 255 for any other error)."""
+    return "NVML_ERROR_UNKNOWN" if exit_status == 255 else nvml_error_name(exit_status)
+
+
+def _run_command(argv, gpu=None):
+    """Run an argument list (never a shell string); HardwareError if it cannot start."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    except OSError as error:
+        raise HardwareError(" ".join(argv[:2]), "command not available", gpu, str(error))
+
+
+# -- simulated hosts (the simulated_host module) -------------------------------------------
+
+#: Fabric Manager FABRIC_MODE values by the names the simulated_host module accepts.
+FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
+
+#: The options of a simulated host that ``simulated_host`` manages (besides its preset).
+SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units")
+
+
+def simulator_presets():
+    """Names of the presets a simulated host can be created from."""
+    from ._simulator.presets import PRESETS
+
+    return sorted(PRESETS)
+
+
+def fabric_mode_value(mode):
+    """FABRIC_MODE number of ``bare_metal``/``shared_nvswitch``/``vgpu`` or "0"/"1"/"2"."""
+    if mode is None:
+        return None
+    text = str(mode).strip()
+    if text in FABRIC_MODE_NAMES:
+        return FABRIC_MODE_NAMES[text]
+    if text.isdigit() and int(text) in FABRIC_MODE_NAMES.values():
+        return int(text)
+    raise InputError("fabric_mode", mode, "unknown Fabric Manager mode", sorted(FABRIC_MODE_NAMES) + ["0", "1", "2"])
+
+
+def _managed_view(state):
+    """What ``simulated_host`` manages of a host state, for change detection and diffs."""
+    fabric = state["fabric"]
+    return {
+        "preset": state["preset"],
+        "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
+        "reset_supported": state["reset_supported"],
+        "processes": state["processes"],
+        "faults": state["faults"],
+        "latency": state["latency"],
+        "units": state.get("units") or {},
+        "lost_gpus": [gpu["index"] for gpu in state["gpus"] if gpu["lost"]],
+    }
+
+
+def manage_simulated_host(path, state="present", preset=None, check_mode=False, **options):
+    """Create, alter or remove the simulated host stored at ``path``.
+
+    ``options`` are SIMULATED_HOST_OPTIONS (None = leave as is; ``fabric_mode`` as a
+    FABRIC_MODE number). Every value is validated before anything is written. Returns
+    ``{"changed", "path", "diff": {"before", "after"}, "host"}`` where ``host`` is the host's
+    description after the change (None when absent or not yet created in check mode).
+    """
+    from ._simulator import host as simulated_host
+    from ._simulator.state import read_state
+
+    path = os.path.abspath(path)
+    given = dict((name, value) for name, value in options.items() if value is not None)
+    current = read_state(path) if os.path.exists(path) else None
+    before = _managed_view(current) if current else {}
+    if state == "absent":
+        if current and not check_mode:
+            simulated_host.remove_host(path)
+        return {"changed": bool(current), "path": path, "diff": {"before": before, "after": {}}, "host": None}
+    if current is None:
+        if preset not in simulator_presets():
+            problem = "is required to create a simulated host" if preset is None else "unknown preset"
+            raise InputError("preset", preset, problem, valid=simulator_presets())
+        if check_mode:
+            # Option values are validated against the host when it is really created.
+            return {"changed": True, "path": path, "diff": {"before": {}, "after": dict(given, preset=preset)}, "host": None}
+        created = simulated_host.create_host(path, preset, **given)
+        after = _managed_view(created)
+        return {"changed": True, "path": path, "diff": {"before": {}, "after": after}, "host": simulated_host.describe_host(path)}
+    if preset is not None and preset != current["preset"]:
+        raise InputError("preset", preset, "a simulated host's preset cannot change (remove the host first)", [current["preset"]])
+    if "fabric_mode" in given and given["fabric_mode"] == before["fabric_mode"]:
+        # Setting the mode again would deactivate every partition: only a new mode is a change.
+        del given["fabric_mode"]
+    # Validate and preview on a copy, so bad input and check mode write nothing.
+    preview = copy.deepcopy(current)
+    simulated_host._apply_options(preview, given)
+    after = _managed_view(preview)
+    changed = after != before
+    if changed and not check_mode:
+        simulated_host.update_host(path, **given)
+    return {"changed": changed, "path": path, "diff": {"before": before, "after": after}, "host": simulated_host.describe_host(path)}

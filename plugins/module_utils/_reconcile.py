@@ -1,0 +1,1289 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpuops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan execution: host lock, journal, ordered steps, rollback, one worker per GPU.
+
+Everything that changes MIG state on a host goes through here:
+
+* ``host_lock`` serialises runs on one host (an fcntl lock, so a holder that dies releases
+  it; the holder writes its pid and module into the file so a waiter can name it).
+* ``Journal`` is written atomically before the first change and after every completed
+  step, and removed when the run ends cleanly. A journal found by the next run means the
+  previous one was interrupted; ``Reconciler`` then completes or rolls back that plan.
+* ``Reconciler.execute`` runs per-GPU step lists through ``_nvml.Hardware``, GPUs in
+  parallel; when a step fails every GPU of the run is rolled back (undo completed steps,
+  newest first) and the error reports the rollback and the layout that exists afterwards.
+
+Steps are plain dicts (they go into the journal as JSON):
+
+* ``{"op": "destroy_ci", "gi": 7, "ci": 0}`` / ``{"op": "destroy_gi", "gi": 7}``
+* ``{"op": "create_gi", "profile": 19, "placement": [0, 1]}`` (always at an explicit
+  placement, so an interrupted create is recognised by profile and placement)
+* ``{"op": "create_ci", "gi": 7 or None, "gi_step": 3 or None, "profile": 0,
+  "placement": [0, 1] or None}``: ``gi_step`` names the ``create_gi`` step of a GPU
+  instance created in the same plan, whose id the driver assigns at run time
+* ``{"op": "set_mig_mode", "enabled": true}``
+
+Each step also carries ``label`` (e.g. ``1g.10gb``) for the action list users read.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+
+from ._capabilities import architecture_name, capabilities_for
+from ._errors import HardwareError, InputError, MigError, PlacementError
+from ._desired import desired_state, fingerprint, placement_items
+from ._model import Placement
+from ._nvml import mig_profile_name
+from ._placement import plan as place_plan
+from ._profiles import default_compute_profile, resolve
+
+#: Where the lock and the journal live on a real host.
+LOCK_PATH = "/run/gpuops-mig.lock"
+JOURNAL_PATH = "/var/lib/gpuops-mig/journal.json"
+JOURNAL_FORMAT = 1
+
+#: How often a waiting run retries the lock (seconds).
+_LOCK_POLL = 0.05
+
+
+class LockTimeout(MigError):
+    """Another run held the host lock for longer than ``lock_timeout``."""
+
+    def __init__(self, path, timeout, holder):
+        self.path = path
+        self.holder = holder
+        who = "pid %s" % holder["pid"] if holder.get("pid") else "an unknown process"
+        if holder.get("module"):
+            who += " (%s)" % holder["module"]
+        super(LockTimeout, self).__init__(
+            "another gpuops.mig run holds the host lock %s: %s; gave up after lock_timeout=%s seconds"
+            % (path, who, timeout)
+        )
+
+    def details(self):
+        return {"lock_path": self.path, "lock_holder": self.holder}
+
+
+def host_files(simulator=None):
+    """(lock path, journal path) for a host: fixed paths on real hardware, files next to the
+    state file of a simulated host (so every simulated host has its own)."""
+    if simulator:
+        base = os.path.abspath(simulator)
+        return base + ".gpuops-mig.lock", base + ".gpuops-mig-journal.json"
+    return LOCK_PATH, JOURNAL_PATH
+
+
+def _read_holder(fd):
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+@contextlib.contextmanager
+def host_lock(path, timeout, module):
+    """Hold the host's exclusive lock for the block; wait at most ``timeout`` seconds.
+
+    The lock is an fcntl lock: the kernel drops it when the holder exits, however it exits,
+    so a lock file left behind by a killed run never blocks the next one.
+    """
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.time() >= deadline:
+                    raise LockTimeout(path, timeout, _read_holder(fd))
+                time.sleep(_LOCK_POLL)
+        holder = {"pid": os.getpid(), "module": module, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(holder).encode("utf-8"))
+        try:
+            yield holder
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomically(path, document, mode=0o600):
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".journal.", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Journal(object):
+    """The record of one run's plan, kept on disk until the run ends cleanly.
+
+    Document: ``{"format", "pid", "host", "module", "started", "gpus": {index: {"uuid",
+    "desired", "before", "steps", "done": {step index: result}}}}``. ``desired`` is the
+    run's desired state for that GPU in a comparable form, ``before`` its instances when
+    the run started (see ``instance_record``). Thread safe: workers of several GPUs record
+    their steps concurrently.
+    """
+
+    def __init__(self, path, document):
+        self.path = path
+        self.document = document
+        self._mutex = threading.Lock()
+
+    @classmethod
+    def find(cls, path):
+        """The journal an interrupted run left behind, or None."""
+        try:
+            with open(path) as handle:
+                document = json.load(handle)
+        except (IOError, OSError):
+            return None
+        except ValueError:
+            # A journal is always replaced atomically, so a torn file cannot be ours.
+            raise MigError("journal %s is not valid JSON; inspect and remove it" % path)
+        if document.get("format") != JOURNAL_FORMAT:
+            raise MigError("journal %s has an unknown format %r; inspect and remove it" % (path, document.get("format")))
+        return cls(path, document)
+
+    @classmethod
+    def begin(cls, path, module, gpus):
+        """Write a new journal for ``gpus`` ({index: {"uuid", "desired", "before",
+        "steps", optional "done"}}) before the first change and return it."""
+        document = {
+            "format": JOURNAL_FORMAT,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "module": module,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "gpus": dict(
+                (str(index), dict(entry, done=dict((str(number), result) for number, result in entry.get("done", {}).items())))
+                for index, entry in gpus.items()
+            ),
+        }
+        journal = cls(path, document)
+        _write_json_atomically(path, document)
+        return journal
+
+    def gpu(self, index):
+        return self.document["gpus"].get(str(index))
+
+    def gpus(self):
+        return sorted(int(index) for index in self.document["gpus"])
+
+    def record(self, index, step_number, result):
+        """Mark step ``step_number`` of GPU ``index`` done with ``result`` (e.g. the id the
+        driver assigned) and persist the journal."""
+        with self._mutex:
+            self.document["gpus"][str(index)]["done"][str(step_number)] = result
+            _write_json_atomically(self.path, self.document)
+
+    def forget(self, index, step_number):
+        """Mark a done step undone again (after rolling it back) and persist."""
+        with self._mutex:
+            self.document["gpus"][str(index)]["done"].pop(str(step_number), None)
+            _write_json_atomically(self.path, self.document)
+
+    def remove(self):
+        _remove(self.path)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError as error:
+        if error.errno != errno.ENOENT:
+            raise
+
+
+class RunFailed(MigError):
+    """A change failed part way; ``result`` holds what the run did and what exists now."""
+
+    def __init__(self, message, cause, result):
+        self.cause = cause
+        self.result = result
+        super(RunFailed, self).__init__(message)
+
+    def details(self):
+        details = dict(self.result)
+        details.update(self.cause.details())
+        return details
+
+
+def run_per_gpu(work, indices, parallel):
+    """Call ``work(index)`` for every GPU index, at most ``parallel`` at a time.
+
+    Returns ``({index: result}, {index: exception})``; a failing GPU does not stop the
+    others (each worker checks ``work``'s own cancellation where it matters).
+    """
+    results, errors = {}, {}
+    indices = list(indices)
+    workers = len(indices) if parallel is None else min(parallel, len(indices))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = dict((index, pool.submit(work, index)) for index in indices)
+        for index, future in futures.items():
+            error = future.exception()
+            if error is None:
+                results[index] = future.result()
+            else:
+                errors[index] = error
+        return results, errors
+    for index in indices:
+        try:
+            results[index] = work(index)
+        except Exception as error:  # pylint: disable=broad-except  # re-raised by the caller
+            errors[index] = error
+    return results, errors
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def instance_records(hardware, index):
+    """The GPU's instances as JSON-able records (journal ``before``, results, messages)."""
+    instances = hardware.gpu_instances(index)
+    if not instances:
+        return []
+    profiles = dict((profile.profile_id, profile) for profile in hardware.gpu_instance_profiles(index))
+    return [_record(instance, profiles.get(instance.profile_id)) for instance in instances]
+
+
+def _record(instance, profile):
+    return {
+        "gi_id": instance.gi_id,
+        "profile_id": instance.profile_id,
+        "profile": profile.name if profile else str(instance.profile_id),
+        "placement": [instance.placement.start, instance.placement.size],
+        "compute_instances": [
+            {
+                "ci_id": compute.ci_id,
+                "profile_id": compute.profile_id,
+                "profile": mig_profile_name(profile, compute.placement.size) if profile else str(compute.profile_id),
+                "placement": [compute.placement.start, compute.placement.size],
+                "mig_uuid": compute.mig_uuid,
+                "processes": list(compute.processes),
+            }
+            for compute in instance.compute_instances
+        ],
+        "processes": list(instance.processes),
+    }
+
+
+def describe_record(record):
+    """``GI 7 1g.10gb at 0:1 (CI 0; processes 4242)`` for messages."""
+    text = "GI %s %s at %d:%d" % (record["gi_id"], record["profile"], record["placement"][0], record["placement"][1])
+    notes = []
+    if record["compute_instances"]:
+        notes.append("CI " + ", ".join(str(compute["ci_id"]) for compute in record["compute_instances"]))
+    if record["processes"]:
+        notes.append("processes " + ", ".join(str(pid) for pid in record["processes"]))
+    return text + (" (%s)" % "; ".join(notes) if notes else "")
+
+
+def gpu_summary(device, **extra):
+    """What results report about a GPU."""
+    summary = {
+        "index": device.index,
+        "uuid": device.uuid,
+        "name": device.name,
+        "pci_bus_id": device.pci_bus_id,
+        "architecture": architecture_name(device.architecture),
+        "mig": {"current": device.mig_current, "pending": device.mig_pending},
+    }
+    summary.update(extra)
+    return summary
+
+
+# --------------------------------------------------------------------------- MIG mode
+
+#: Errors of a reset (or of SetMigMode's activation) that mean this host cannot reset the
+#: GPU, e.g. a VM with the GPU passed through: the change waits for a reboot.
+RESET_UNAVAILABLE = ("NVML_ERROR_RESET_REQUIRED", "NVML_ERROR_NOT_SUPPORTED")
+
+DEFAULT_LOCK_TIMEOUT = 60
+
+
+def _require_mig_capable(devices):
+    incapable = [device for device in devices if device.mig_current is None]
+    if incapable:
+        raise InputError(
+            "gpus",
+            [device.index for device in incapable],
+            "these GPUs do not support MIG: %s" % ", ".join("%d (%s)" % (d.index, d.name) for d in incapable),
+        )
+
+
+def _instances_blocking_disable(hardware, devices):
+    """{index: instance records} of GPUs in MIG mode that still have instances."""
+    blocking = {}
+    for device in devices:
+        if device.mig_current:
+            records = instance_records(hardware, device.index)
+            if records:
+                blocking[device.index] = records
+    return blocking
+
+
+def _destroy_actions(index, record):
+    actions = [
+        {"gpu": index, "action": "destroy_compute_instance", "gi_id": record["gi_id"], "ci_id": compute["ci_id"], "profile": compute["profile"]}
+        for compute in record["compute_instances"]
+    ]
+    actions.append(
+        {"gpu": index, "action": "destroy_gpu_instance", "gi_id": record["gi_id"], "profile": record["profile"], "placement": _placement_dict(record["placement"])}
+    )
+    return actions
+
+
+def _placement_dict(placement):
+    return {"start": placement[0], "size": placement[1]}
+
+
+class MigModeChange(object):
+    """Bring MIG mode of the selected GPUs to ``enabled`` (see ``mig_mode``'s docs).
+
+    Phases: checks (nothing changed yet) -> stop active ``gpu_clients`` -> per GPU in
+    parallel: destroy instances (only with ``force``) and request the mode -> reset the GPUs
+    whose change is still pending, one after the other (a reset re-initialises NVML, which
+    must not happen under another worker's feet) -> start the stopped units again, also
+    when something failed.
+    """
+
+    def __init__(self, hardware, gpus, enabled, reset="auto", gpu_clients=(), force=False, parallel=None):
+        self.hardware = hardware
+        self.indices = [gpu.index for gpu in gpus]
+        self.enabled = enabled
+        self.reset = reset
+        self.gpu_clients = list(gpu_clients or ())
+        self.force = force
+        self.parallel = parallel
+
+    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+        lock_path, journal_path = host_files(self.hardware.simulator)
+        with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_mode"):
+            recovery = settle_interrupted_run(self.hardware, journal_path, check_mode, self.parallel)
+            before = [self.hardware.device(index) for index in self.indices]
+            _require_mig_capable(before)
+            doomed = {} if self.enabled else _instances_blocking_disable(self.hardware, before)
+            if doomed and not self.force:
+                raise PlacementError(
+                    "MIG mode cannot be disabled while MIG instances exist: %s; remove them first "
+                    "(gpuops.mig.mig_instance state=absent) or set force=true to destroy them"
+                    % "; ".join(
+                        "GPU %d: %s" % (index, ", ".join(describe_record(record) for record in records))
+                        for index, records in sorted(doomed.items())
+                    ),
+                    gpu=min(doomed),
+                    blocking=[dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records],
+                )
+            if check_mode:
+                outcome = self._predict(before, doomed)
+            else:
+                outcome = self._apply(before, doomed)
+        after = outcome.pop("devices")
+        result = {
+            "changed": bool(outcome["actions"] or recovery["actions"]),
+            "gpus": [
+                gpu_summary(device, reset=index in outcome["reset"], reboot_required=index in outcome["reboot"])
+                for index, device in zip(self.indices, after)
+            ],
+            "reboot_required": bool(outcome["reboot"]),
+            "pending_gpus": sorted(outcome["reboot"]),
+            "actions": recovery["actions"] + outcome["actions"],
+            "recovered": recovery["recovered"],
+        }
+        if diff:
+            result["diff"] = {"before": _mode_view(before), "after": _mode_view(after)}
+        return result
+
+    def _needs_request(self, device):
+        return device.mig_pending != self.enabled
+
+    def _clients_in_the_way(self, before, requests, doomed):
+        """Whether GPU clients must stop: for instances to destroy, for a mode that applies
+        at once (Hopper and later), or for resets. Not for an Ampere request that waits
+        for a reboot anyway."""
+        if doomed or (self.reset == "auto" and (requests or any(d.mig_current != self.enabled for d in before))):
+            return True
+        requested = [d for d in before if d.index in requests]
+        return any(not capabilities_for(d.architecture).mig_mode_change_requires_reset for d in requested)
+
+    def _predict(self, before, doomed):
+        actions, reset, reboot, after = [], set(), set(), []
+        for device in before:
+            for record in doomed.get(device.index, ()):
+                actions.extend(_destroy_actions(device.index, record))
+            current = device.mig_current
+            if self._needs_request(device):
+                actions.append({"gpu": device.index, "action": "set_mig_mode", "enabled": self.enabled})
+                if not capabilities_for(device.architecture).mig_mode_change_requires_reset:
+                    current = self.enabled
+            if current != self.enabled:
+                if self.reset == "auto":
+                    actions.append({"gpu": device.index, "action": "reset_gpu"})
+                    reset.add(device.index)
+                    current = self.enabled
+                else:
+                    reboot.add(device.index)
+            after.append(device._replace(mig_current=current, mig_pending=self.enabled))
+        return {"actions": actions, "reset": reset, "reboot": reboot, "devices": after}
+
+    def _apply(self, before, doomed):
+        requests = [d.index for d in before if self._needs_request(d) or d.index in doomed]
+        stopped = []
+        if self.gpu_clients and self._clients_in_the_way(before, requests, doomed):
+            stopped = self.hardware.active_units(self.gpu_clients)
+            self.hardware.stop_units(stopped)
+        actions = [{"action": "stop_unit", "unit": unit} for unit in stopped]
+        reset, reboot = set(), set()
+        failure = None
+        try:
+            done = []  # appended to by the workers; list.append is atomic
+            statuses, errors = run_per_gpu(lambda index: self._request(index, doomed.get(index, ()), done), requests, self.parallel)
+            actions.extend(sorted(done, key=lambda action: action["gpu"]))
+            reboot.update(index for index, status in statuses.items() if status in RESET_UNAVAILABLE)
+            failure = _first_failure(errors)
+            if failure is None:
+                for index in self.indices:
+                    if self.hardware.device(index).mig_current == self.enabled or index in reboot:
+                        continue
+                    if self.reset == "never":
+                        reboot.add(index)
+                        continue
+                    try:
+                        self.hardware.reset_gpu(index)
+                    except HardwareError as error:
+                        if error.error not in RESET_UNAVAILABLE:
+                            raise
+                        reboot.add(index)
+                    else:
+                        reset.add(index)
+                        actions.append({"gpu": index, "action": "reset_gpu"})
+        except MigError as error:
+            failure = error
+        finally:
+            if stopped:
+                self.hardware.start_units(stopped)
+                actions.extend({"action": "start_unit", "unit": unit} for unit in stopped)
+        after = [self.hardware.device(index) for index in self.indices]
+        if failure is not None:
+            raise RunFailed(
+                str(failure),
+                failure,
+                {
+                    "changed": bool(actions),
+                    "actions": actions,
+                    "gpus": [gpu_summary(device) for device in after],
+                },
+            )
+        return {"actions": actions, "reset": reset, "reboot": reboot, "devices": after}
+
+    def _request(self, index, doomed_records, actions):
+        """One GPU's worker: destroy its instances (force), then request the mode.
+        Returns SetMigMode's activation status (None: applied or nothing requested)."""
+        for record in doomed_records:
+            for compute, action in zip(record["compute_instances"], _destroy_actions(index, record)):
+                self.hardware.destroy_compute_instance(index, record["gi_id"], compute["ci_id"])
+                actions.append(action)
+            self.hardware.destroy_gpu_instance(index, record["gi_id"])
+            actions.append(_destroy_actions(index, record)[-1])
+        if self.hardware.device(index).mig_pending == self.enabled:
+            return None
+        status = self.hardware.set_mig_mode(index, self.enabled)
+        action = {"gpu": index, "action": "set_mig_mode", "enabled": self.enabled}
+        if status:
+            action["activation_status"] = status
+        actions.append(action)
+        return status
+
+
+def _first_failure(errors):
+    """The error of the lowest GPU index (re-raising anything that is not a MigError)."""
+    for index in sorted(errors):
+        if not isinstance(errors[index], MigError):
+            raise errors[index]
+    return errors[min(errors)] if errors else None
+
+
+def _mode_view(devices):
+    return dict(
+        ("gpu%d" % device.index, {"mig_current": device.mig_current, "mig_pending": device.mig_pending}) for device in devices
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+ACTION_NAMES = {
+    "destroy_ci": "destroy_compute_instance",
+    "destroy_gi": "destroy_gpu_instance",
+    "create_gi": "create_gpu_instance",
+    "create_ci": "create_compute_instance",
+    "set_mig_mode": "set_mig_mode",
+}
+
+#: One GPU's share of a run: the steps, the results of those already done ({step number:
+#: result}), the desired-state fingerprint (None when settling an interrupted run) and
+#: the instance records from before the run.
+GpuWork = namedtuple("GpuWork", ["index", "steps", "done", "desired", "before"])
+
+
+def steps_from_plan(plan, profiles, deferred=(), enable=False, disable=False):
+    """The ordered steps of a ``_placement.Plan`` (see the module docstring).
+
+    ``deferred`` lists ``_desired.Wanted`` entries whose compute instances are resolved
+    once their GPU instance exists; ``enable``/``disable`` wrap the plan in a MIG mode
+    change (AutoEnableMig).
+    """
+    by_id = dict((profile.profile_id, profile) for profile in profiles)
+    steps = []
+    if enable:
+        steps.append({"op": "set_mig_mode", "enabled": True, "label": "enable MIG"})
+    for gpu_instance, compute in plan.destroy_compute:
+        steps.append(
+            {
+                "op": "destroy_ci",
+                "gi": gpu_instance.gi_id,
+                "ci": compute.ci_id,
+                "profile": compute.profile_id,
+                "placement": list(compute.placement),
+                "label": mig_profile_name(by_id[gpu_instance.profile_id], compute.placement.size),
+            }
+        )
+    for gpu_instance in plan.destroy:
+        steps.append(
+            {
+                "op": "destroy_gi",
+                "gi": gpu_instance.gi_id,
+                "profile": gpu_instance.profile_id,
+                "placement": list(gpu_instance.placement),
+                "label": by_id[gpu_instance.profile_id].name,
+            }
+        )
+    for gpu_instance, compute_profile in plan.create_compute:
+        steps.append(_create_ci(by_id[gpu_instance.profile_id], compute_profile.slice_count, compute_profile.profile_id, gi=gpu_instance.gi_id))
+    pool = list(deferred)
+    for profile, placement, compute_profiles in plan.create:
+        gi_step = len(steps)
+        steps.append({"op": "create_gi", "profile": profile.profile_id, "placement": list(placement), "label": profile.name})
+        if compute_profiles:
+            steps.extend(_create_ci(profile, ci.slice_count, ci.profile_id, gi_step=gi_step) for ci in compute_profiles)
+            continue
+        entry = _take_deferred(pool, profile, placement)
+        if entry is not None:
+            slices = [None] if entry.compute is None else entry.compute
+            steps.extend(_create_ci(profile, count, None, gi_step=gi_step) for count in slices)
+    if disable:
+        steps.append({"op": "set_mig_mode", "enabled": False, "label": "disable MIG"})
+    return steps
+
+
+def _create_ci(gi_profile, slices, profile_id, gi=None, gi_step=None):
+    """A create_ci step; ``profile_id`` None = resolve ``slices`` (None: the default
+    compute instance) once the GPU instance exists."""
+    step = {
+        "op": "create_ci",
+        "profile": profile_id,
+        "slices": slices,
+        "gi_profile": gi_profile.profile_id,
+        "label": mig_profile_name(gi_profile, slices or gi_profile.slice_count),
+    }
+    step.update(gi=gi) if gi_step is None else step.update(gi_step=gi_step)
+    return step
+
+
+def _take_deferred(pool, profile, placement):
+    """The deferred Wanted a created GPU instance stands for: same fixed placement first,
+    else the first one of that profile without a placement."""
+    for fixed in (True, False):
+        for entry in pool:
+            if entry.profile.profile_id != profile.profile_id:
+                continue
+            if (entry.placement is not None and tuple(entry.placement) == tuple(placement)) if fixed else entry.placement is None:
+                pool.remove(entry)
+                return entry
+    return None
+
+
+def _gi_of(step, done):
+    """The GPU instance id a step acts on (a ``gi_step`` reference resolved)."""
+    if step.get("gi") is not None:
+        return step["gi"]
+    if step["gi_step"] not in done:
+        raise MigError("the %s GPU instance this compute instance belongs to was not created" % step.get("label"))
+    return done[step["gi_step"]]["gi"]
+
+
+def inverse_steps(steps, done):
+    """Steps undoing the ``done`` ones (newest first): destroy what was created, recreate
+    what was destroyed at the same placement, restore the MIG mode."""
+    inverse = []
+    recreated = {}
+    for number in sorted(done, reverse=True):
+        step, result = steps[number], done[number]
+        op = step["op"]
+        label = step.get("label")
+        if op == "create_ci":
+            inverse.append(
+                {"op": "destroy_ci", "gi": result["gi"], "ci": result["ci"], "profile": result["profile"], "placement": result["placement"], "label": label}
+            )
+        elif op == "create_gi":
+            inverse.append({"op": "destroy_gi", "gi": result["gi"], "profile": step["profile"], "placement": step["placement"], "label": label})
+        elif op == "destroy_gi":
+            recreated[result["gi"]] = len(inverse)
+            inverse.append({"op": "create_gi", "profile": step["profile"], "placement": step["placement"], "label": label})
+        elif op == "destroy_ci":
+            where = {"gi_step": recreated[result["gi"]]} if result["gi"] in recreated else {"gi": result["gi"]}
+            step = dict(op="create_ci", profile=step["profile"], placement=step["placement"], label=label, **where)
+            inverse.append(step)
+        elif op == "set_mig_mode":
+            inverse.append({"op": "set_mig_mode", "enabled": not step["enabled"], "label": "%s MIG" % ("disable" if step["enabled"] else "enable")})
+    return inverse
+
+
+def step_action(index, step, result=None):
+    """The action-list entry users see for a step (with the driver's ids once done)."""
+    action = {"gpu": index, "action": ACTION_NAMES[step["op"]]}
+    if step["op"] == "set_mig_mode":
+        action["enabled"] = step["enabled"]
+        return action
+    action["profile"] = step.get("label")
+    if step["op"] in ("create_gi", "destroy_gi") and step.get("placement"):
+        action["placement"] = _placement_dict(step["placement"])
+    result = result or {}
+    gi_id = result.get("gi", step.get("gi"))
+    if gi_id is not None:
+        action["gi_id"] = gi_id
+    ci_id = result.get("ci", step.get("ci"))
+    if ci_id is not None:
+        action["ci_id"] = ci_id
+    if result.get("mig_uuid"):
+        action["mig_uuid"] = result["mig_uuid"]
+    return action
+
+
+class Executor(object):
+    """Runs GpuWork through Hardware, one worker per GPU, journaling every step.
+
+    ``execute`` writes the journal before the first step and removes it at the end; when
+    a step fails, the other workers stop before their next step, every GPU's completed
+    steps are undone (``inverse_steps``) and RunFailed reports the failure, the rollback
+    and what exists afterwards.
+    """
+
+    def __init__(self, hardware, parallel=None, module="gpuops.mig.mig_instance"):
+        self.hardware = hardware
+        self.parallel = parallel
+        self.module = module
+        self._stop = threading.Event()
+        self._gi_profiles = {}
+        self._mutex = threading.Lock()
+
+    def execute(self, journal_path, works, previous=None):
+        """Run ``works`` ({index: GpuWork}); returns {index: {step number: result}}.
+
+        Called with the host lock held. ``previous`` is the journal of an interrupted run
+        that ``works`` settle: it is replaced by this run's journal (or removed when
+        nothing is left to do), and put back when this run fails and is rolled back, since
+        the host is then again in the state it describes.
+        """
+        works = dict((index, work) for index, work in works.items() if len(work.done) < len(work.steps))
+        if not works:
+            _remove(journal_path)
+            return {}
+        journal = Journal.begin(
+            journal_path,
+            self.module,
+            dict(
+                (
+                    index,
+                    {
+                        "uuid": self.hardware.device(index).uuid,
+                        "desired": work.desired,
+                        "before": work.before,
+                        "steps": work.steps,
+                        "done": work.done,
+                    },
+                )
+                for index, work in works.items()
+            ),
+        )
+        done = dict((index, dict(work.done)) for index, work in works.items())
+        _results, errors = run_per_gpu(lambda index: self._forward(journal, works[index].steps, done[index], index), sorted(works), self.parallel)
+        if not errors:
+            journal.remove()
+            return done
+        failure = _first_failure(errors)
+        this_run = dict(
+            (index, dict((number, result) for number, result in done[index].items() if number not in works[index].done)) for index in works
+        )
+        rollback = self._roll_back(journal, works, this_run)
+        if all(action["ok"] for action in rollback):
+            if previous is not None:
+                _write_json_atomically(journal_path, previous.document)
+            else:
+                journal.remove()
+        raise self._failed(failure, works, this_run, rollback)
+
+    def _forward(self, journal, steps, done, index):
+        for number, step in enumerate(steps):
+            if number in done:
+                continue
+            if self._stop.is_set():
+                return
+            try:
+                done[number] = self.run_step(index, step, done)
+            except BaseException:
+                self._stop.set()
+                raise
+            journal.record(index, number, done[number])
+            if done[number].get("activation_status"):
+                self._stop.set()
+                raise HardwareError(
+                    "nvmlDeviceSetMigMode",
+                    done[number]["activation_status"],
+                    index,
+                    "the MIG mode change stays pending until the GPU is reset (gpuops.mig.mig_mode reset=auto)",
+                )
+
+    def run_step(self, index, step, done):
+        """Perform one step; returns its result (the driver's ids) for the journal."""
+        hardware = self.hardware
+        op = step["op"]
+        if op == "set_mig_mode":
+            status = hardware.set_mig_mode(index, step["enabled"])
+            return {"activation_status": status} if status else {}
+        if op == "create_gi":
+            created = hardware.create_gpu_instance(index, step["profile"], Placement(*step["placement"]))
+            return {"gi": created.gi_id}
+        gi_id = _gi_of(step, done)
+        if op == "destroy_gi":
+            hardware.destroy_gpu_instance(index, gi_id)
+            return {"gi": gi_id}
+        if op == "destroy_ci":
+            hardware.destroy_compute_instance(index, gi_id, step["ci"])
+            return {"gi": gi_id, "ci": step["ci"]}
+        profile_id = step["profile"]
+        if profile_id is None:
+            profile_id = self._compute_profile(index, gi_id, step)
+        placement = Placement(*step["placement"]) if step.get("placement") else None
+        created = hardware.create_compute_instance(index, gi_id, profile_id, placement)
+        return {"gi": gi_id, "ci": created.ci_id, "profile": created.profile_id, "placement": list(created.placement), "mig_uuid": created.mig_uuid}
+
+    def _compute_profile(self, index, gi_id, step):
+        """Resolve a deferred compute instance through the GPU instance just created."""
+        learned = self.hardware.compute_instance_profiles(index, gi_id)
+        gi_profile = self._gi_profile(index, step["gi_profile"])._replace(compute_profiles=learned)
+        if step["slices"] is None:
+            compute = default_compute_profile(gi_profile)
+            if compute is None:
+                raise PlacementError("GPU instance %s on GPU %d offers no default compute instance" % (gi_profile.name, index), gpu=index)
+            return compute.profile_id
+        return resolve("%dc.%s" % (step["slices"], gi_profile.name), [gi_profile], "compute_instances")[1].profile_id
+
+    def _gi_profile(self, index, profile_id):
+        with self._mutex:
+            if index not in self._gi_profiles:
+                self._gi_profiles[index] = dict((p.profile_id, p) for p in self.hardware.gpu_instance_profiles(index))
+            return self._gi_profiles[index][profile_id]
+
+    def _roll_back(self, journal, works, done):
+        """Undo the steps in ``done`` ({index: {step number: result}}), newest first, on
+        every GPU; returns the rollback actions (with ``ok``, and ``error`` when one failed)."""
+        rollback = []
+
+        def undo(index):
+            originals = sorted(done[index], reverse=True)
+            results = {}
+            for position, (original, step) in enumerate(zip(originals, inverse_steps(works[index].steps, done[index]))):
+                try:
+                    results[position] = self.run_step(index, step, results)
+                except MigError as error:
+                    rollback.append(dict(step_action(index, step), ok=False, error=str(error)))
+                    continue
+                rollback.append(dict(step_action(index, step, results[position]), ok=True))
+                journal.forget(index, original)
+
+        run_per_gpu(undo, sorted(index for index in works if done[index]), self.parallel)
+        return sorted(rollback, key=lambda action: action["gpu"])
+
+    def _failed(self, failure, works, done, rollback):
+        indices = sorted(works)
+        now = dict((index, instance_records(self.hardware, index)) for index in indices)
+        failed_gpu = getattr(failure, "gpu", None)
+        where = "host %s" % socket.gethostname()
+        if failed_gpu is not None:
+            where += " GPU %s (%s)" % (failed_gpu, self.hardware.device(failed_gpu).uuid)
+        undone = [action for action in rollback if action["ok"]]
+        broken = [action for action in rollback if not action["ok"]]
+        message = "%s: %s" % (where, failure)
+        if rollback:
+            message += "; rolled back %d step(s)" % len(undone)
+            if broken:
+                message += ", %d rollback step(s) failed: %s" % (len(broken), "; ".join(action["error"] for action in broken))
+        message += "; now: %s" % "; ".join(
+            "GPU %d: %s" % (index, ", ".join(describe_record(record) for record in now[index]) or "no instances") for index in indices
+        )
+        actions = [step_action(index, works[index].steps[number], result) for index in indices for number, result in sorted(done[index].items())]
+        return RunFailed(
+            message,
+            failure,
+            {"changed": bool(actions), "actions": actions, "rollback": rollback, "instances": dict(("gpu%d" % i, now[i]) for i in indices)},
+        )
+
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def _observe(step, done, live, device, before):
+    """The result of ``step`` when the live state shows it happened, else None.
+
+    Used for the one step after the journal's last recorded one: the run may have been
+    killed between the NVML call and the journal update.
+    """
+    op = step["op"]
+    if op == "set_mig_mode":
+        return {} if device.mig_pending == step["enabled"] else None
+    claimed = [result for result in done.values() if result]
+    if op == "create_gi":
+        taken = set(record["gi_id"] for record in before) | set(result.get("gi") for result in claimed)
+        for gpu_instance in live:
+            if (gpu_instance.profile_id, list(gpu_instance.placement)) == (step["profile"], step["placement"]) and gpu_instance.gi_id not in taken:
+                return {"gi": gpu_instance.gi_id}
+        return None
+    try:
+        gi_id = _gi_of(step, done)
+    except MigError:
+        return None
+    gpu_instance = next((candidate for candidate in live if candidate.gi_id == gi_id), None)
+    if op == "destroy_gi":
+        return {"gi": gi_id} if gpu_instance is None else None
+    compute_ids = [compute.ci_id for compute in gpu_instance.compute_instances] if gpu_instance else []
+    if op == "destroy_ci":
+        return {"gi": gi_id, "ci": step["ci"]} if step["ci"] not in compute_ids else None
+    if gpu_instance is None:
+        return None
+    taken = set((record["gi_id"], compute["ci_id"]) for record in before for compute in record["compute_instances"])
+    taken.update((result.get("gi"), result.get("ci")) for result in claimed)
+    for compute in gpu_instance.compute_instances:
+        if (gi_id, compute.ci_id) in taken or step["profile"] not in (None, compute.profile_id):
+            continue
+        return {"gi": gi_id, "ci": compute.ci_id, "profile": compute.profile_id, "placement": list(compute.placement), "mig_uuid": compute.mig_uuid}
+    return None
+
+
+def recovery_works(hardware, journal, fingerprints):
+    """{index: GpuWork} settling the interrupted run recorded in ``journal``.
+
+    A GPU this run wants in the same desired state (``fingerprints``: {index: fingerprint})
+    completes the recorded plan; a GPU this run does not address is rolled back to its
+    layout from before that run; a GPU this run wants differently is left to the caller,
+    which plans it from the live state. Only steps of the recorded plan are (re)done or
+    undone, so instances the interrupted run did not touch stay as they are.
+    """
+    works = {}
+    devices = dict((device.index, device) for device in hardware.devices())
+    for index in journal.gpus():
+        entry = journal.gpu(index)
+        device = devices.get(index)
+        if device is None or device.uuid != entry["uuid"]:
+            continue
+        steps = entry["steps"]
+        done = dict((int(number), result) for number, result in entry["done"].items())
+        live = hardware.gpu_instances(index)
+        pending = [number for number in range(len(steps)) if number not in done]
+        if pending:
+            observed = _observe(steps[pending[0]], done, live, device, entry["before"])
+            if observed is not None:
+                done[pending[0]] = observed
+        if index in fingerprints:
+            if fingerprints[index] == entry["desired"]:
+                works[index] = GpuWork(index, steps, done, entry["desired"], entry["before"])
+        elif done:
+            works[index] = GpuWork(index, inverse_steps(steps, done), {}, None, instance_records(hardware, index))
+    return works
+
+
+def _work_actions(works, done=None):
+    """Action list of works: what was done (``done``) or what would be done."""
+    actions = []
+    for index in sorted(works):
+        work = works[index]
+        for number, step in enumerate(work.steps):
+            if number in work.done:
+                continue
+            if done is None:
+                actions.append(step_action(index, step))
+            elif number in done.get(index, {}):
+                actions.append(step_action(index, step, done[index][number]))
+    return actions
+
+
+def settle_interrupted_run(hardware, journal_path, check_mode, parallel=None, module="gpuops.mig.mig_mode"):
+    """Roll back the plan of an interrupted run on every GPU it touched (for runs that
+    carry no desired layout, such as mig_mode). -> {"recovered", "actions"}."""
+    journal = Journal.find(journal_path)
+    if journal is None:
+        return {"recovered": False, "actions": []}
+    works = recovery_works(hardware, journal, {})
+    if check_mode:
+        return {"recovered": True, "actions": _work_actions(works)}
+    done = Executor(hardware, parallel, module).execute(journal_path, works, journal)
+    return {"recovered": True, "actions": _work_actions(works, done)}
+
+
+# --------------------------------------------------------------------------- instances
+
+
+def fabric_partition_members(hardware):
+    """{GPU index: partition id} for the GPUs of active multi-GPU NVSwitch partitions
+    (empty where the host has no Fabric Manager)."""
+    from ._fabric import fabric_inventory
+
+    fabric = fabric_inventory(hardware.devices(), simulator=hardware.simulator)
+    members = {}
+    for partition in fabric.get("partitions", ()):
+        if partition["active"] and len(partition["gpus"]) > 1:
+            members.update((gpu["index"], partition["id"]) for gpu in partition["gpus"] if gpu["index"] is not None)
+    return members
+
+
+def layout_view(records):
+    """A GPU's layout as short strings for diffs: ``3g.40gb@0:4``, with the compute
+    instances in brackets unless the GPU instance has just its default one."""
+    view = []
+    for record in sorted(records, key=lambda record: record["placement"]):
+        text = "%s@%d:%d" % (record["profile"], record["placement"][0], record["placement"][1])
+        computes = [compute["profile"] for compute in record["compute_instances"]]
+        if computes != [record["profile"]]:
+            text += " [%s]" % ", ".join(sorted(computes))
+        view.append(text)
+    return view
+
+
+def predicted_records(before, work):
+    """The records the pending steps of ``work`` would leave next to ``before`` (check
+    mode); ids the driver would assign are None."""
+    records = [dict(record, compute_instances=list(record["compute_instances"])) for record in before]
+    created = {}
+    for number, step in enumerate(work.steps):
+        op = step["op"]
+        if number in work.done:
+            if op == "create_gi":
+                created[number] = next((record for record in records if record["gi_id"] == work.done[number]["gi"]), None)
+            continue
+        if op == "destroy_gi":
+            records = [record for record in records if record["gi_id"] != step["gi"]]
+        elif op == "destroy_ci":
+            for record in records:
+                if record["gi_id"] == step["gi"]:
+                    record["compute_instances"] = [c for c in record["compute_instances"] if c["ci_id"] != step["ci"]]
+        elif op == "create_gi":
+            created[number] = {
+                "gi_id": None,
+                "profile_id": step["profile"],
+                "profile": step["label"],
+                "placement": list(step["placement"]),
+                "compute_instances": [],
+                "processes": [],
+            }
+            records.append(created[number])
+        elif op == "create_ci":
+            owner = created.get(step.get("gi_step"))
+            if owner is None:
+                owner = next(record for record in records if record["gi_id"] == step["gi"])
+            owner["compute_instances"].append(
+                {"ci_id": None, "profile_id": step["profile"], "profile": step["label"], "placement": None, "mig_uuid": None, "processes": []}
+            )
+    return sorted(records, key=lambda record: record["placement"])
+
+
+class InstanceChange(object):
+    """Bring the GPU and compute instances of GPUs to their desired state (mig_instance).
+
+    ``desired``: {index: _desired.DesiredGpu}. Everything is planned (and every refusal
+    raised) before the first change; then the Executor runs the per-GPU steps.
+    """
+
+    def __init__(
+        self,
+        hardware,
+        desired,
+        strategy="best-fit",
+        disruption="minimal",
+        force=False,
+        parallel=None,
+        auto_enable_mig=False,
+        mig_in_fabric_partitions=True,
+        fabric_members=None,
+    ):
+        self.hardware = hardware
+        self.desired = desired
+        self.strategy = strategy
+        self.disruption = disruption
+        self.force = force
+        self.parallel = parallel
+        self.auto_enable_mig = auto_enable_mig
+        self.mig_in_fabric_partitions = mig_in_fabric_partitions
+        self._fabric_members = fabric_members
+        #: GPUs whose wanted MIG mode (disabled, from a mig-parted config) is left to mig_mode
+        self.mig_mode_required = []
+
+    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+        lock_path, journal_path = host_files(self.hardware.simulator)
+        with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_instance"):
+            journal = Journal.find(journal_path)
+            fingerprints = dict((index, fingerprint(desired)) for index, desired in self.desired.items())
+            works = recovery_works(self.hardware, journal, fingerprints) if journal else {}
+            recovering = set(works)
+            self._check_mig_mode(index for index in self.desired if index not in recovering)
+            before = {}
+            for index in sorted(self.desired):
+                if index not in works:
+                    works[index], before[index] = self._plan(index, fingerprints[index])
+                else:
+                    before[index] = instance_records(self.hardware, index)
+            self._check_fabric([works[index] for index in self.desired if index not in recovering])
+            for index in works:
+                before.setdefault(index, works[index].before)
+            if check_mode:
+                done = None
+            else:
+                done = Executor(self.hardware, self.parallel).execute(journal_path, works, journal)
+        return self._result(works, before, done, journal is not None, diff)
+
+    # -- planning ------------------------------------------------------------------------
+
+    def _check_mig_mode(self, indices):
+        """Refuse (before any change) GPUs whose MIG mode this run cannot bring about."""
+        problems = []
+        for index in sorted(indices):
+            wanted = self.desired[index]
+            device = self.hardware.device(index)
+            if device.mig_current is None:
+                if wanted.mig_enabled:
+                    problems.append("GPU %d (%s) does not support MIG" % (index, device.name))
+            elif wanted.mig_enabled and not device.mig_current:
+                capabilities = capabilities_for(device.architecture)
+                if device.mig_pending:
+                    problems.append("GPU %d: MIG mode is enabled but pending until the GPU is reset" % index)
+                elif capabilities.mig_mode_change_requires_reset:
+                    problems.append("GPU %d: MIG mode is disabled and enabling it on %s needs a GPU reset" % (index, capabilities.name))
+                elif not self.auto_enable_mig:
+                    problems.append("GPU %d: MIG mode is disabled (the AutoEnableMig feature gate would enable it here)" % index)
+        if problems:
+            raise InputError(
+                "gpus",
+                sorted(self.desired),
+                "MIG mode does not allow the wanted instances: %s; enable MIG with gpuops.mig.mig_mode first" % "; ".join(problems),
+            )
+
+    def _plan(self, index, desired_fingerprint):
+        """(GpuWork, records before) of one GPU planned from its live state."""
+        wanted = self.desired[index]
+        device = self.hardware.device(index)
+        if device.mig_current is None:
+            return GpuWork(index, [], {}, desired_fingerprint, []), []
+        capabilities = capabilities_for(device.architecture)
+        profiles = self.hardware.gpu_instance_profiles(index)
+        current = self.hardware.gpu_instances(index)
+        by_id = dict((profile.profile_id, profile) for profile in profiles)
+        before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
+        enable = wanted.mig_enabled and not device.mig_current
+        disable = False
+        if not wanted.mig_enabled and device.mig_pending:
+            if self.auto_enable_mig and not capabilities.mig_mode_change_requires_reset:
+                disable = True
+            else:
+                self.mig_mode_required.append(index)
+        items, deferred = placement_items(wanted.wanted, profiles)
+        try:
+            plan = place_plan(profiles, current, items, self.force, self.strategy, self.disruption)
+        except PlacementError as error:
+            raise PlacementError("GPU %d: %s" % (index, error), gpu=index, blocking=error.blocking)
+        steps = steps_from_plan(plan, profiles, deferred, enable=enable, disable=disable)
+        return GpuWork(index, steps, {}, desired_fingerprint, before), before
+
+    def _check_fabric(self, works):
+        """MIG instances on GPUs of an active multi-GPU fabric partition only where the
+        architecture allows it and the MigInFabricPartitions gate is on."""
+        creating = [work.index for work in works if any(step["op"] == "create_gi" for step in work.steps)]
+        if not creating:
+            return
+        members = self._fabric_members() if self._fabric_members else fabric_partition_members(self.hardware)
+        refused = []
+        for index in creating:
+            if index not in members:
+                continue
+            capabilities = capabilities_for(self.hardware.device(index).architecture)
+            if not capabilities.mig_allowed_in_multi_gpu_partitions:
+                refused.append("GPU %d (partition %s; %s does not allow MIG in multi-GPU partitions)" % (index, members[index], capabilities.name))
+            elif not self.mig_in_fabric_partitions:
+                refused.append("GPU %d (partition %s; feature gate MigInFabricPartitions is off)" % (index, members[index]))
+        if refused:
+            raise PlacementError(
+                "MIG instances are not allowed on GPUs of an active NVSwitch fabric partition: %s" % ", ".join(refused),
+                gpu=creating[0],
+            )
+
+    # -- result --------------------------------------------------------------------------
+
+    def _result(self, works, before, done, recovered, diff):
+        indices = sorted(set(self.desired) | set(works))
+        actions = _work_actions(works, done)
+        gpus, mig_devices, after = [], [], {}
+        for index in indices:
+            touched = bool(works.get(index) and len(works[index].done) < len(works[index].steps))
+            if done is None:
+                after[index] = predicted_records(before[index], works[index]) if touched else before[index]
+            else:
+                after[index] = instance_records(self.hardware, index) if touched else before[index]
+            device = self.hardware.device(index)
+            gpus.append(gpu_summary(device, instances=after[index], changed=touched))
+            mig_devices.extend(mig_device_list(self.hardware, device, after[index] if done is not None else before[index]))
+        result = {
+            "changed": bool(actions),
+            "recovered": recovered,
+            "actions": actions,
+            "gpus": gpus,
+            "mig_devices": mig_devices,
+        }
+        if self.mig_mode_required:
+            result["mig_mode_required"] = self.mig_mode_required
+            result["msg"] = (
+                "MIG mode stays enabled on GPU(s) %s although the config disables it: their instances are "
+                "removed; disable MIG with gpuops.mig.mig_mode (or the AutoEnableMig gate where no reset is needed)"
+                % ", ".join(str(index) for index in self.mig_mode_required)
+            )
+        if diff:
+            result["diff"] = {
+                "before": dict(("gpu%d" % index, layout_view(before[index])) for index in indices),
+                "after": dict(("gpu%d" % index, layout_view(after[index])) for index in indices),
+            }
+        return result
+
+
+def mig_device_list(hardware, device, records):
+    """Every MIG device of a GPU as results report it, with its GPU instance's placement."""
+    placements = dict((record["gi_id"], record["placement"]) for record in records)
+    return [
+        {
+            "gpu": device.index,
+            "gpu_uuid": device.uuid,
+            "mig_index": mig.mig_index,
+            "gi_id": mig.gi_id,
+            "ci_id": mig.ci_id,
+            "profile": mig.profile_name,
+            "placement": _placement_dict(placements[mig.gi_id]) if mig.gi_id in placements else None,
+            "uuid": mig.uuid,
+            "memory_mb": mig.memory_mb,
+        }
+        for mig in hardware.mig_devices(device.index)
+    ]
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def _parallel(session):
+    """Worker count: ``parallel`` (default every selected GPU), 1 without ParallelReconfigure."""
+    parallel = session.params.get("parallel")
+    if parallel is not None and parallel < 1:
+        raise InputError("parallel", parallel, "must be at least 1 (or unset for every selected GPU)")
+    return parallel if session.feature_gates["ParallelReconfigure"] else 1
+
+
+def _lock_timeout(session):
+    timeout = session.params.get("lock_timeout")
+    if timeout is None or timeout < 0:
+        raise InputError("lock_timeout", timeout, "must be a number of seconds >= 0")
+    return timeout
+
+
+def mig_mode(session):
+    """What the mig_mode module does (``_module.run_module`` action)."""
+    params = session.params
+    change = MigModeChange(
+        session.hardware,
+        session.gpus,
+        params["state"] == "enabled",
+        reset=params["reset"],
+        gpu_clients=params.get("gpu_clients"),
+        force=params["force"],
+        parallel=_parallel(session),
+    )
+    return change.run(session.check_mode, session.diff, _lock_timeout(session))
+
+
+def placement_strategy(params, gates):
+    """The placement strategy: ``fabric-aware`` needs the FabricAwarePlacement gate, which
+    also makes it the default."""
+    strategy = params.get("placement_strategy")
+    if strategy is None:
+        return "fabric-aware" if gates["FabricAwarePlacement"] else "best-fit"
+    if strategy == "fabric-aware" and not gates["FabricAwarePlacement"]:
+        raise InputError("placement_strategy", strategy, "needs the FabricAwarePlacement feature gate", valid=["best-fit", "balanced"])
+    return strategy
+
+
+def mig_instance(session):
+    """What the mig_instance module does (``_module.run_module`` action)."""
+    params = session.params
+    gates = session.feature_gates
+    parallel = _parallel(session)
+    lock_timeout = _lock_timeout(session)
+    strategy = placement_strategy(params, gates)
+    members = {}
+
+    def fabric_members():
+        if "gpus" not in members:
+            members["gpus"] = fabric_partition_members(session.hardware)
+        return members["gpus"]
+
+    desired = desired_state(params, session.hardware, session.gpus, lambda index: index in fabric_members())
+    change = InstanceChange(
+        session.hardware,
+        desired,
+        strategy=strategy,
+        disruption=params["disruption"],
+        force=params["force"],
+        parallel=parallel,
+        auto_enable_mig=gates["AutoEnableMig"],
+        mig_in_fabric_partitions=gates["MigInFabricPartitions"],
+        fabric_members=fabric_members,
+    )
+    return change.run(session.check_mode, session.diff, lock_timeout)

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpuops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Simulated host presets: which board, how many GPUs, their PCI layout and module ids,
+and the NVSwitch Fabric Manager partition table (data only).
+
+Preset fields: description, board (key of boards.BOARDS), pci_bus_ids (one per GPU, in
+NVML enumeration order), module_ids (NVML module id per GPU; on Hopper and later this is
+the Fabric Manager GPU physical id), fabric (key of FABRIC_TABLES, or None without
+NVSwitch), nvlink_line_rate_mbps, driver_version, cuda_driver_version, inferred.
+
+PCI bus ids of the DGX A100 and DGX H100 layouts are the well-known ones of those systems;
+the others are plausible layouts (inferred). Module ids 1..N in enumeration order are
+(inferred) everywhere: real systems do not always enumerate in module order.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def _singles(first_id, physical_ids):
+    """1-GPU partitions: consecutive ids, one per physical id, no NVLinks."""
+    return [(first_id + offset, [physical_id], 0) for offset, physical_id in enumerate(physical_ids)]
+
+
+# Default Fabric Manager partitions (fabric-manager-and-cdi.md A2), as
+# (partition id, GPU physical ids, NVLinks per GPU).
+FABRIC_TABLES = {
+    # Single baseboard strapped for the bottom tray (physical ids 1-8): ids 1, 7-8, 11-14
+    # and 19-26 (INFERRED in the reference from the 16-GPU table).
+    "a100-bottom-tray": [
+        (1, [1, 2, 3, 4, 5, 6, 7, 8], 12),
+        (7, [1, 2, 3, 4], 12),
+        (8, [5, 6, 7, 8], 12),
+        (11, [1, 2], 12),
+        (12, [3, 4], 12),
+        (13, [5, 6], 12),
+        (14, [7, 8], 12),
+    ] + _singles(19, range(1, 9)),
+    # DGX/HGX H100, also H200 (same default partitions); pairs are {1,3},{2,4},{5,7},{6,8}.
+    "hopper-8gpu": [
+        (0, [1, 2, 3, 4, 5, 6, 7, 8], 18),
+        (1, [1, 2, 3, 4], 18),
+        (2, [5, 6, 7, 8], 18),
+        (3, [1, 3], 18),
+        (4, [2, 4], 18),
+        (5, [5, 7], 18),
+        (6, [6, 8], 18),
+    ] + _singles(7, range(1, 9)),
+    # DGX/HGX B200: ids start at 1, adjacent pairs.
+    "blackwell-8gpu": [
+        (1, [1, 2, 3, 4, 5, 6, 7, 8], 18),
+        (2, [1, 2, 3, 4], 18),
+        (3, [5, 6, 7, 8], 18),
+        (4, [1, 2], 18),
+        (5, [3, 4], 18),
+        (6, [5, 6], 18),
+        (7, [7, 8], 18),
+    ] + _singles(8, range(1, 9)),
+}
+
+#: Fabric Manager FABRIC_MODE values (fabricmanager.cfg).
+FABRIC_MODES = {0: "bare metal / full passthrough", 1: "shared NVSwitch", 2: "vGPU"}
+
+_DGX_A100_BUS_IDS = ["00000000:07:00.0", "00000000:0F:00.0", "00000000:47:00.0", "00000000:4E:00.0",
+                     "00000000:87:00.0", "00000000:90:00.0", "00000000:B7:00.0", "00000000:BD:00.0"]
+_DGX_H100_BUS_IDS = ["00000000:18:00.0", "00000000:2A:00.0", "00000000:3A:00.0", "00000000:5D:00.0",
+                     "00000000:9A:00.0", "00000000:AB:00.0", "00000000:BA:00.0", "00000000:DB:00.0"]
+_DGX_B200_BUS_IDS = ["00000000:1B:00.0", "00000000:43:00.0", "00000000:52:00.0", "00000000:61:00.0",
+                     "00000000:9D:00.0", "00000000:C3:00.0", "00000000:D1:00.0", "00000000:DF:00.0"]
+_EIGHT = [1, 2, 3, 4, 5, 6, 7, 8]
+
+# NVLink per-link line rates in MB/s: NVLink3/4 25 GB/s, NVLink5 50 GB/s per direction
+# (inferred from the generations' published per-GPU bandwidth).
+PRESETS = {
+    "dgx-a100": {
+        "description": "DGX A100: 8x A100-SXM4-40GB on one NVSwitch baseboard",
+        "board": "A100-SXM4-40GB",
+        "pci_bus_ids": _DGX_A100_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "a100-bottom-tray",
+        "nvlink_line_rate_mbps": 25000,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "dgx-a100-80gb": {
+        "description": "DGX A100 640GB: 8x A100-SXM4-80GB on one NVSwitch baseboard",
+        "board": "A100-SXM4-80GB",
+        "pci_bus_ids": _DGX_A100_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "a100-bottom-tray",
+        "nvlink_line_rate_mbps": 25000,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "a30-x4": {
+        "description": "PCIe server with 4x A30-24GB, no NVSwitch",
+        "board": "A30-24GB",
+        "pci_bus_ids": ["00000000:17:00.0", "00000000:65:00.0", "00000000:CA:00.0", "00000000:E3:00.0"],
+        "module_ids": [1, 2, 3, 4],
+        "fabric": None,
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["pci_bus_ids", "module_ids", "driver_version"],
+    },
+    "dgx-h100": {
+        "description": "DGX H100: 8x H100-SXM5-80GB with NVSwitch",
+        "board": "H100-SXM5-80GB",
+        "pci_bus_ids": _DGX_H100_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "hopper-8gpu",
+        "nvlink_line_rate_mbps": 25000,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "h100-nvl-x2": {
+        "description": "2x H100 NVL 94GB (PCIe, NVLink bridge, no NVSwitch), Azure-style PCI domains",
+        "board": "H100-NVL-94GB",
+        "pci_bus_ids": ["00000001:00:00.0", "00000002:00:00.0"],
+        "module_ids": [1, 2],
+        "fabric": None,
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "560.35.03",
+        "cuda_driver_version": 12060,
+        "inferred": ["pci_bus_ids", "module_ids"],
+    },
+    "hgx-h200": {
+        "description": "HGX H200: 8x H200-SXM-141GB with NVSwitch",
+        "board": "H200-SXM-141GB",
+        "pci_bus_ids": _DGX_H100_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "hopper-8gpu",
+        "nvlink_line_rate_mbps": 25000,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["pci_bus_ids", "module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "gh200": {
+        "description": "Grace Hopper GH200 node: 1x H100 96GB",
+        "board": "GH200-96GB",
+        "pci_bus_ids": ["00000009:01:00.0"],
+        "module_ids": [1],
+        "fabric": None,
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["pci_bus_ids", "module_ids", "driver_version"],
+    },
+    "dgx-b200": {
+        "description": "DGX B200: 8x B200 with NVSwitch",
+        "board": "B200",
+        "pci_bus_ids": _DGX_B200_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "blackwell-8gpu",
+        "nvlink_line_rate_mbps": 50000,
+        "driver_version": "580.105.06",
+        "cuda_driver_version": 13000,
+        "inferred": ["pci_bus_ids", "module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "rtx-pro-6000-x4": {
+        "description": "PCIe server with 4x RTX PRO 6000 Blackwell Server Edition, no NVSwitch",
+        "board": "RTX-PRO-6000-BSE",
+        "pci_bus_ids": ["00000000:01:00.0", "00000000:21:00.0", "00000000:41:00.0", "00000000:61:00.0"],
+        "module_ids": [1, 2, 3, 4],
+        "fabric": None,
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "580.105.06",
+        "cuda_driver_version": 13000,
+        "inferred": ["pci_bus_ids", "module_ids"],
+    },
+}

@@ -1,0 +1,156 @@
+"""Expected values transcribed from /work/shared/reference/mig-profiles.md, NOT from
+boards.py, so that a typo in the board data fails a test.
+
+Rows: (name, profile id, max instances, lgip GiB text, SM, CE, DEC, ENC, JPEG, OFA,
+lgipp placements text). None = the reference has no value there (inferred / "?" /
+column absent), so it is not checked.
+"""
+
+ONE_SLOT_8 = "{0,1,2,3,4,5,6}:1"
+
+GPU_INSTANCE_PROFILES = {
+    # 3.1 A100-SXM4-40GB (lgip [F8], placements MIG guide [D3])
+    "A100-SXM4-40GB": [
+        ("1g.5gb", 19, 7, "4.75", 14, 1, 0, 0, 0, 0, ONE_SLOT_8),
+        ("1g.5gb+me", 20, 1, "4.75", 14, 1, 1, 0, 1, 1, ONE_SLOT_8),
+        ("1g.10gb", 15, 4, "9.62", 14, 1, 1, 0, 0, 0, "{0,2,4,6}:2"),
+        ("2g.10gb", 14, 3, "9.62", 28, 2, 1, 0, 0, 0, "{0,2,4}:2"),
+        ("3g.20gb", 9, 2, "19.50", 42, 3, 2, 0, 0, 0, "{0,4}:4"),
+        ("4g.20gb", 5, 1, "19.50", 56, 4, 2, 0, 0, 0, "{0}:4"),
+        ("7g.40gb", 0, 1, "39.25", 98, 7, 5, 0, 1, 1, "{0}:8"),
+    ],
+    # 3.2 A100-SXM4-80GB (placements not printed)
+    "A100-SXM4-80GB": [
+        ("1g.10gb", 19, 7, "9.50", 14, 1, 0, 0, 0, 0, None),
+        ("1g.10gb+me", 20, 1, "9.50", 14, 1, 1, 0, 1, 1, None),
+        ("1g.20gb", 15, 4, "19.50", 14, 1, 1, 0, 0, 0, None),
+        ("2g.20gb", 14, 3, "19.50", 28, 2, 1, 0, 0, 0, None),
+        ("3g.40gb", 9, 2, "39.25", 42, 3, 2, 0, 0, 0, None),
+        ("4g.40gb", 5, 1, "39.25", 56, 4, 2, 0, 0, 0, None),
+        ("7g.80gb", 0, 1, "79.00", 98, 7, 5, 0, 1, 1, None),
+    ],
+    # 3.3 A30 (4 slices; real lgip/lgipp [F7]; 4g prints 23.44 or 23.50 depending on driver)
+    "A30-24GB": [
+        ("1g.6gb", 14, 4, "5.81", 14, 1, 1, 0, 0, 0, "{0,1,2,3}:1"),
+        ("1g.6gb+me", 21, 1, "5.81", 14, 1, 1, 0, 1, 1, "{0,1,2,3}:1"),
+        ("2g.12gb", 5, 2, "11.69", 28, 2, 2, 0, 0, 0, "{0,2}:2"),
+        ("2g.12gb+me", 6, 1, "11.69", 28, 2, 2, 0, 1, 1, "{0,2}:2"),
+        ("4g.24gb", 0, 1, "23.44", 56, 4, 4, 0, 1, 1, "{0}:4"),
+    ],
+    # 3.4 H100 SXM5 80GB ([F1])
+    "H100-SXM5-80GB": [
+        ("1g.10gb", 19, 7, "9.75", 16, 1, 1, 0, 1, 0, ONE_SLOT_8),
+        ("1g.10gb+me", 20, 1, "9.75", 16, 1, 1, 0, 1, 1, ONE_SLOT_8),
+        ("1g.20gb", 15, 4, "19.62", 26, 1, 1, 0, 1, 0, "{0,2,4,6}:2"),
+        ("2g.20gb", 14, 3, "19.62", 32, 2, 2, 0, 2, 0, "{0,2,4}:2"),
+        ("3g.40gb", 9, 2, "39.50", 60, 3, 3, 0, 3, 0, "{0,4}:4"),
+        ("4g.40gb", 5, 1, "39.50", 64, 4, 4, 0, 4, 0, "{0}:4"),
+        ("7g.80gb", 0, 1, "79.25", 132, 8, 7, 0, 7, 1, "{0}:8"),
+    ],
+    # 3.6 H100 NVL ([F2]; "ENC 0 for all")
+    "H100-NVL-94GB": [
+        ("1g.12gb", 19, 7, "10.75", 16, 1, 1, 0, 1, 0, ONE_SLOT_8),
+        ("1g.12gb+me", 20, 1, "10.75", 16, 1, 1, 0, 1, 1, ONE_SLOT_8),
+        ("1g.24gb", 15, 4, "21.62", 26, 1, 1, 0, 1, 0, "{0,2,4,6}:2"),
+        ("2g.24gb", 14, 3, "21.62", 32, 2, 2, 0, 2, 0, "{0,2,4}:2"),
+        ("3g.47gb", 9, 2, "46.38", 60, 3, 3, 0, 3, 0, "{0,4}:4"),
+        ("4g.47gb", 5, 1, "46.38", 64, 4, 4, 0, 4, 0, "{0}:4"),
+        ("7g.94gb", 0, 1, "93.12", 132, 8, 7, 0, 7, 1, "{0}:8"),
+    ],
+    # 3.7 H100 96GB on GH200 ([F4]; no ENC column, placements not printed)
+    "GH200-96GB": [
+        ("1g.12gb", 19, 7, "11.00", 16, 1, 1, None, 1, 0, None),
+        ("1g.12gb+me", 20, 1, "11.00", 16, 1, 1, None, 1, 1, None),
+        ("1g.24gb", 15, 4, "23.00", 26, 1, 1, None, 1, 0, None),
+        ("2g.24gb", 14, 3, "23.00", 32, 2, 2, None, 2, 0, None),
+        ("3g.48gb", 9, 2, "46.50", 60, 3, 3, None, 3, 0, None),
+        ("4g.48gb", 5, 1, "46.50", 64, 4, 4, None, 4, 0, None),
+        ("7g.96gb", 0, 1, "93.00", 132, 8, 7, None, 7, 1, None),
+    ],
+    # 3.8 H200 141GB ([I4]; no ENC column)
+    "H200-SXM-141GB": [
+        ("1g.18gb", 19, 7, "16.00", 16, 1, 1, None, 1, 0, None),
+        ("1g.18gb+me", 20, 1, "16.00", 16, 1, 1, None, 1, 1, None),
+        ("1g.35gb", 15, 4, "32.25", 26, 1, 1, None, 1, 0, None),
+        ("2g.35gb", 14, 3, "32.25", 32, 2, 2, None, 2, 0, None),
+        ("3g.71gb", 9, 2, "69.50", 60, 3, 3, None, 3, 0, None),
+        ("4g.71gb", 5, 1, "69.50", 64, 4, 4, None, 4, 0, None),
+        ("7g.141gb", 0, 1, "139.75", 132, 8, 7, None, 7, 1, None),
+    ],
+    # 3.10 B200 (rows 1-4 real lgip, 22.00 GiB driver; rest: names/counts/docs CE only)
+    "B200": [
+        ("1g.23gb", 19, 7, "22.00", 18, 2, 1, 0, 1, 0, None),
+        ("1g.23gb+me", 20, 1, "22.00", 18, 2, 1, 0, 1, 1, None),
+        ("1g.45gb", 15, 4, "44.25", 30, 2, 1, 0, 1, 0, None),
+        ("2g.45gb", 14, 3, "44.25", 36, 4, 2, 0, 2, 0, None),
+        ("3g.90gb", None, 2, None, None, 6, None, None, None, None, None),
+        ("4g.90gb", None, 1, None, None, 8, None, None, None, None, None),
+        ("7g.180gb", None, 1, None, None, 16, None, None, None, 1, None),
+    ],
+    # 3.12 RTX PRO 6000 Blackwell Server Edition ([F6]; 12-unit placement grid)
+    "RTX-PRO-6000-BSE": [
+        ("1g.24gb", 14, 4, "23.62", 46, 1, 1, 1, 1, 0, "{0,3,6,9}:3"),
+        ("1g.24gb+me", 21, 1, "23.62", 46, 1, 1, 1, 1, 1, "{0,3,6,9}:3"),
+        ("1g.24gb+gfx", 47, 4, "23.62", 46, 1, 1, 1, 1, 0, "{0,3,6,9}:3"),
+        ("1g.24gb+me.all", 65, 1, "23.62", 46, 1, 4, 4, 4, 1, "{0,3,6,9}:3"),
+        ("1g.24gb-me", 67, 4, "23.62", 46, 1, 0, 0, 0, 0, "{0,3,6,9}:3"),
+        ("2g.48gb", 5, 2, "47.38", 94, 2, 2, 2, 2, 0, "{0,6}:6"),
+        ("2g.48gb+gfx", 35, 2, "47.38", 94, 2, 2, 2, 2, 0, "{0,6}:6"),
+        ("2g.48gb+me.all", 64, 1, "47.38", 94, 2, 4, 4, 4, 1, "{0,6}:6"),
+        ("2g.48gb-me", 66, 2, "47.38", 94, 2, 0, 0, 0, 0, "{0,6}:6"),
+        ("4g.96gb", 0, 1, "95.12", 188, 4, 4, 4, 4, 1, "{0}:12"),
+        ("4g.96gb+gfx", 32, 1, "95.12", 188, 4, 4, 4, 4, 1, "{0}:12"),
+    ],
+}
+
+# Board identity: NVML name where a real capture / lgip heading gives it (None: not in
+# the reference), PCI device id (section 8), architecture (1.3), board FB total MiB where
+# the reference gives one, max MIG devices (section 8: RTX PRO 6000 4, A30 4, others 7).
+BOARDS = {
+    "A100-SXM4-40GB": ("NVIDIA A100-SXM4-40GB", 0x20B0, 7, 40960, 7),
+    "A100-SXM4-80GB": (None, 0x20B2, 7, 81920, 7),
+    "A30-24GB": (None, 0x20B7, 7, None, 4),
+    "H100-SXM5-80GB": ("NVIDIA H100 80GB HBM3", 0x2330, 9, 81559, 7),
+    "H100-NVL-94GB": ("NVIDIA H100 NVL", 0x2321, 9, 95830, 7),
+    "GH200-96GB": (None, 0x2342, 9, None, 7),
+    "H200-SXM-141GB": (None, 0x2335, 9, None, 7),
+    "B200": ("NVIDIA B200", 0x2901, 10, 183359, 7),
+    "RTX-PRO-6000-BSE": ("NVIDIA RTX PRO 6000 Blackwell Server Edition", 0x2BB5, 10, 97887, 4),
+}
+
+# Section 5 (A100, real -lcip): CI rows per GI profile id: (name, id, instances, SM, default)
+A100_40GB_COMPUTE_PROFILES = {
+    19: [("1g.5gb", 0, 1, 14, True)],
+    14: [("1c.2g.10gb", 0, 2, 14, False), ("2g.10gb", 1, 1, 28, True)],
+    9: [("1c.3g.20gb", 0, 3, 14, False), ("2c.3g.20gb", 1, 1, 28, False), ("3g.20gb", 2, 1, 42, True)],
+    5: [("1c.4g.20gb", 0, 4, 14, False), ("2c.4g.20gb", 1, 2, 28, False), ("4g.20gb", 3, 1, 56, True)],
+}
+
+# Section 8 + 9 config-name fixtures derived with go-nvlib's formula must give these names
+# (mig-parted all-balanced configs, section 9).
+BALANCED_NAMES = {
+    "A100-SXM4-40GB": ["1g.5gb", "2g.10gb", "3g.20gb"],
+    "A100-SXM4-80GB": ["1g.10gb", "2g.20gb", "3g.40gb"],
+    "A30-24GB": ["1g.6gb", "2g.12gb"],
+    "H100-NVL-94GB": ["1g.12gb", "2g.24gb", "3g.47gb"],
+    "GH200-96GB": ["1g.12gb", "2g.24gb", "3g.48gb"],
+    "H200-SXM-141GB": ["1g.18gb", "2g.35gb", "3g.71gb"],
+    "B200": ["1g.23gb", "2g.45gb", "3g.90gb"],
+    "RTX-PRO-6000-BSE": ["1g.24gb", "2g.48gb"],
+}
+
+# fabric-manager-and-cdi.md A2: (partition id, physical ids) per NVSwitch preset.
+FABRIC_PARTITIONS = {
+    "dgx-a100": [(1, list(range(1, 9))), (7, [1, 2, 3, 4]), (8, [5, 6, 7, 8]), (11, [1, 2]), (12, [3, 4]),
+                 (13, [5, 6]), (14, [7, 8])] + [(18 + phys, [phys]) for phys in range(1, 9)],
+    "dgx-h100": [(0, list(range(1, 9))), (1, [1, 2, 3, 4]), (2, [5, 6, 7, 8]), (3, [1, 3]), (4, [2, 4]),
+                 (5, [5, 7]), (6, [6, 8])] + [(6 + phys, [phys]) for phys in range(1, 9)],
+    "dgx-b200": [(1, list(range(1, 9))), (2, [1, 2, 3, 4]), (3, [5, 6, 7, 8]), (4, [1, 2]), (5, [3, 4]),
+                 (6, [5, 6]), (7, [7, 8])] + [(7 + phys, [phys]) for phys in range(1, 9)],
+}
+
+
+def parse_placements(text):
+    """'{0,2,4}:2' (as nvidia-smi mig -lgipp prints it) -> [(0, 2), (2, 2), (4, 2)]."""
+    starts, size = text.split(":")
+    return [(int(start), int(size)) for start in starts.strip("{}").split(",")]
