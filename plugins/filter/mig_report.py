@@ -12,10 +12,10 @@ short_description: Render a fleet of gpu_info results as an HTML report or a pla
 version_added: 1.0.0
 author: gpuops maintainers (@gpuops)
 description:
-  - Takes what C(gpuops.mig.gpu_info) returned on each host (the same C({host: result})
-    mapping that C(gpuops.mig.mig_plan) takes as O(gpuops.mig.mig_plan#module:fleet)) and
-    returns one HTML page with inline CSS and SVG only (no scripts, no network), or with
-    O(format=text) a plain-text summary for the console.
+  - Takes what C(gpuops.mig.gpu_info) returned on each host (a mapping of host name to
+    result, as O(gpuops.mig.mig_plan#module:fleet) takes it) and returns one HTML page
+    with inline CSS and SVG only (no scripts, no network), or with O(format=text) a
+    plain-text summary for the console.
   - Per host and GPU it draws the MIG layout as a slot diagram, like the figures of the MIG
     user guide; memory slots (grid units of the board's placement grid, 8 on most boards,
     12 on RTX PRO 6000) are the columns, each GPU instance is a block spanning its placement,
@@ -279,11 +279,13 @@ def _mig_state(gpu):
     return state
 
 
-def _fabric_line(fabric):
+def _fabric_line(fabric, brief=False):
+    """The fabric state in one line; ``brief`` keeps only the error name of a failure."""
     if not fabric:
         return "fabric: not queried"
     if not fabric.get("available"):
-        return "fabric: not available (%s)" % to_text(fabric.get("reason", ""))
+        reason = to_text(fabric.get("reason", ""))
+        return "fabric: not available (%s)" % (reason.split(" (")[0] if brief else reason)
     partitions = fabric.get("partitions") or []
     line = "fabric: %s via %s" % (fabric.get("mode"), fabric.get("fm_backend"))
     if partitions:
@@ -510,7 +512,7 @@ def _text_summary(hosts, title):
         if host["failed"]:
             lines.append("%s: FAILED %s" % (host["name"], host["failed"]))
             continue
-        lines.append("%s (%s, driver %s, %s)" % (host["name"], host["backend"], host["driver"], _fabric_line(host["fabric"])))
+        lines.append("%s (%s, driver %s, %s)" % (host["name"], host["backend"], host["driver"], _fabric_line(host["fabric"], brief=True)))
         for gpu in host["gpus"]:
             free = "free %d/%d slots" % (gpu["free_slots"], gpu["grid"]) if gpu["free_slots"] is not None else ""
             lines.append(

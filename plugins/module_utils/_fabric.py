@@ -36,7 +36,7 @@ from collections import namedtuple
 
 from ._capabilities import capabilities_for
 from ._errors import HardwareError, InputError, MigError
-from ._nvml import _bus_id_key, _run_command
+from ._nvml import bus_id_key, run_command
 
 # -- nv_fm_types.h -----------------------------------------------------------------------
 
@@ -406,7 +406,7 @@ class FmpmBackend(object):
     name = "fmpm"
 
     def __init__(self, runner=None, executable="fmpm", address=None, unix_socket=None):
-        self._runner = runner or _run_command
+        self._runner = runner or run_command
         self._executable = executable
         self._target = ["--unix-domain-socket", unix_socket] if unix_socket else ["--hostname", address] if address else []
 
@@ -595,8 +595,8 @@ def _matches(gpu, device, ids_are_module_ids):
     if gpu.uuid:
         return gpu.uuid.lower() == device.uuid.lower()
     if gpu.pci_bus_id:
-        key = _bus_id_key(gpu.pci_bus_id)
-        return key is not None and key == _bus_id_key(device.pci_bus_id)
+        key = bus_id_key(gpu.pci_bus_id)
+        return key is not None and key == bus_id_key(device.pci_bus_id)
     return ids_are_module_ids(device) and device.module_id == gpu.physical_id
 
 
@@ -709,7 +709,7 @@ def parse_vfs(vfs):
     function), in the order given (FM wants the same order at every activation)."""
     parsed = []
     for entry in vfs:
-        key = _bus_id_key(str(entry).strip())
+        key = bus_id_key(str(entry).strip())
         if key is None or key[1] > 0xFF or key[2] > 0x1F or key[3] > 0xFF:
             raise InputError("vfs", entry, "not a PCI address", valid=["0000:3b:00.4", "3b:00.4"])
         if key in parsed:

@@ -690,7 +690,7 @@ class Hardware(object):
             with self._lock:
                 self._handles.clear()
             try:
-                completed = _run_command(["nvidia-smi", "--gpu-reset", "-i", str(index)], index)
+                completed = run_command(["nvidia-smi", "--gpu-reset", "-i", str(index)], index)
             finally:
                 self._call(None, pynvml.nvmlInit)
         if completed.returncode != 0:
@@ -714,7 +714,7 @@ class Hardware(object):
                 self._simulated_host.set_unit_state(self.simulator, unit, active)
             return
         verb = "start" if active else "stop"
-        completed = _run_command(["systemctl", verb] + units)
+        completed = run_command(["systemctl", verb] + units)
         if completed.returncode != 0:
             raise HardwareError("systemctl %s" % verb, "exit status %d" % completed.returncode, None, completed.stderr.strip())
 
@@ -728,7 +728,7 @@ class Hardware(object):
             return [unit for unit in units if states.get(unit)]
         # `systemctl is-active` prints one state per unit and exits non-zero when any is
         # inactive, so the exit status carries no error here.
-        completed = _run_command(["systemctl", "is-active"] + units)
+        completed = run_command(["systemctl", "is-active"] + units)
         states = completed.stdout.split()
         return [unit for unit, state in zip(units, states) if state == "active"]
 
@@ -737,10 +737,10 @@ def _names_gpu(text, device):
     """Whether a ``gpus`` entry given by UUID or PCI bus id names ``device``."""
     if text.lower().startswith("gpu-"):
         return text.lower() == device.uuid.lower()
-    return _bus_id_key(text) is not None and _bus_id_key(text) == _bus_id_key(device.pci_bus_id)
+    return bus_id_key(text) is not None and bus_id_key(text) == bus_id_key(device.pci_bus_id)
 
 
-def _bus_id_key(bus_id):
+def bus_id_key(bus_id):
     """(domain, bus, device, function) of "00000000:07:00.0", "0000:07:00.0" or "07:00.0"."""
     parts = bus_id.replace(".", ":").split(":")
     if len(parts) == 3:
@@ -796,7 +796,7 @@ def nvidia_smi_error_name(exit_status):
     return "NVML_ERROR_UNKNOWN" if exit_status == 255 else nvml_error_name(exit_status)
 
 
-def _run_command(argv, gpu=None):
+def run_command(argv, gpu=None):
     """Run an argument list (never a shell string); HardwareError if it cannot start."""
     try:
         return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
@@ -883,7 +883,7 @@ def manage_simulated_host(path, state="present", preset=None, check_mode=False, 
         del given["fabric_mode"]
     # Validate and preview on a copy, so bad input and check mode write nothing.
     preview = copy.deepcopy(current)
-    simulated_host._apply_options(preview, given)
+    simulated_host.apply_options(preview, given)
     after = _managed_view(preview)
     changed = after != before
     if changed and not check_mode:

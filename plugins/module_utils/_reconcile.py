@@ -1071,20 +1071,25 @@ class InstanceChange(object):
             works = recovery_works(self.hardware, journal, fingerprints) if journal else {}
             recovering = set(works)
             self._check_mig_mode(index for index in self.desired if index not in recovering)
-            before = {}
-            for index in sorted(self.desired):
-                if index not in works:
-                    works[index], before[index] = self._plan(index, fingerprints[index])
-                else:
-                    before[index] = instance_records(self.hardware, index)
-            self._check_fabric([works[index] for index in self.desired if index not in recovering])
-            for index in works:
-                before.setdefault(index, works[index].before)
+            planned = self._per_gpu(lambda index: self._plan(index, fingerprints[index]), set(self.desired) - recovering)
+            works.update(planned)
+            self._check_fabric(planned.values())
+            before = self._per_gpu(lambda index: instance_records(self.hardware, index), recovering)
+            before.update((index, work.before) for index, work in works.items() if index not in before)
             if check_mode:
                 done = None
             else:
                 done = Executor(self.hardware, self.parallel).execute(journal_path, works, journal)
         return self._result(works, before, done, journal is not None, diff)
+
+    def _per_gpu(self, work, indices):
+        """{index: work(index)} with the run's workers (reading a GPU takes many NVML calls);
+        the first GPU's error is raised."""
+        results, errors = run_per_gpu(work, sorted(indices), self.parallel)
+        failure = _first_failure(errors)
+        if failure is not None:
+            raise failure
+        return results
 
     # -- planning ------------------------------------------------------------------------
 
@@ -1113,11 +1118,11 @@ class InstanceChange(object):
             )
 
     def _plan(self, index, desired_fingerprint):
-        """(GpuWork, records before) of one GPU planned from its live state."""
+        """GpuWork of one GPU planned from its live state (``before``: its records now)."""
         wanted = self.desired[index]
         device = self.hardware.device(index)
         if device.mig_current is None:
-            return GpuWork(index, [], {}, desired_fingerprint, []), []
+            return GpuWork(index, [], {}, desired_fingerprint, [])
         capabilities = capabilities_for(device.architecture)
         profiles = self.hardware.gpu_instance_profiles(index)
         current = self.hardware.gpu_instances(index)
@@ -1136,7 +1141,7 @@ class InstanceChange(object):
         except PlacementError as error:
             raise PlacementError("GPU %d: %s" % (index, error), gpu=index, blocking=error.blocking)
         steps = steps_from_plan(plan, profiles, deferred, enable=enable, disable=disable)
-        return GpuWork(index, steps, {}, desired_fingerprint, before), before
+        return GpuWork(index, steps, {}, desired_fingerprint, before)
 
     def _check_fabric(self, works):
         """MIG instances on GPUs of an active multi-GPU fabric partition only where the
@@ -1165,16 +1170,23 @@ class InstanceChange(object):
     def _result(self, works, before, done, recovered, diff):
         indices = sorted(set(self.desired) | set(works))
         actions = _work_actions(works, done)
-        gpus, mig_devices, after = [], [], {}
-        for index in indices:
+
+        def report(index):
             touched = bool(works.get(index) and len(works[index].done) < len(works[index].steps))
-            if done is None:
-                after[index] = predicted_records(before[index], works[index]) if touched else before[index]
+            if not touched:
+                after = before[index]
+            elif done is None:
+                after = predicted_records(before[index], works[index])
             else:
-                after[index] = instance_records(self.hardware, index) if touched else before[index]
+                after = instance_records(self.hardware, index)
             device = self.hardware.device(index)
-            gpus.append(gpu_summary(device, instances=after[index], changed=touched))
-            mig_devices.extend(mig_device_list(self.hardware, device, after[index] if done is not None else before[index]))
+            migs = mig_device_list(self.hardware, device, before[index] if done is None else after)
+            return gpu_summary(device, instances=after, changed=touched), migs, after
+
+        reports = self._per_gpu(report, indices)
+        gpus = [reports[index][0] for index in indices]
+        mig_devices = [mig for index in indices for mig in reports[index][1]]
+        after = dict((index, reports[index][2]) for index in indices)
         result = {
             "changed": bool(actions),
             "recovered": recovered,
@@ -1183,6 +1195,7 @@ class InstanceChange(object):
             "mig_devices": mig_devices,
         }
         if self.mig_mode_required:
+            self.mig_mode_required.sort()
             result["mig_mode_required"] = self.mig_mode_required
             result["msg"] = (
                 "MIG mode stays enabled on GPU(s) %s although the config disables it: their instances are "

@@ -28,7 +28,7 @@ def _mig_layout(path):
         for index in range(4):
             hardware.set_mig_mode(index, True)
         for index in (0, 1):
-            for _ in range(7):
+            for dummy in range(7):
                 gpu_instance = hardware.create_gpu_instance(index, 19)
                 hardware.create_compute_instance(index, gpu_instance.gi_id, 0)
         three = hardware.create_gpu_instance(2, 9, Placement(0, 4))

@@ -185,13 +185,16 @@ def test_an_interrupted_run_is_completed_by_the_next(tmp_path, playbook_runner, 
                 break
             time.sleep(0.02)
         assert run.poll() is None, "the run ended before it could be interrupted"
+        with open(host_files(enabled_host)[0]) as handle:
+            module_pid = json.load(handle)["pid"]  # the lock file names the module process
+        os.kill(module_pid, signal.SIGKILL)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)  # the module process too, like a lost connection
+        os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     assert os.path.exists(journal)
     simulated_host.update_host(enabled_host, latency={})
     completed = _run_once(playbook_runner, tmp_path, enabled_host, layout=layout)
-    assert completed["changed"] is True and completed["recovered"] is True
+    assert completed["changed"] is True and completed["recovered"] is True, completed
     assert sorted(device["profile"] for device in completed["mig_devices"]) == sorted(layout * 4)
     assert not os.path.exists(journal)
     again = _run_once(playbook_runner, tmp_path, enabled_host, layout=layout)

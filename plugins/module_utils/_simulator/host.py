@@ -232,7 +232,7 @@ def _check_fabric_mode(state, mode):
         raise InputError("fabric_mode", mode, "unknown Fabric Manager mode", sorted(FABRIC_MODES))
 
 
-def _apply_options(state, options):
+def apply_options(state, options):
     """Validate every option first, then change ``state`` (bad input changes nothing)."""
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
@@ -299,7 +299,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=True, processes=
         "mutating_calls": {},
         "fabric": _fabric(spec),
     }
-    _apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
+    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
                                faults=faults, latency=latency, units=units))
     if replace and os.path.exists(state["root"]):
         shutil.rmtree(state["root"])
@@ -319,7 +319,7 @@ def update_host(path, **options):
         if preset is not None and preset != state["preset"]:
             raise InputError("preset", preset, "a host's preset cannot change (remove and create it again)",
                              [state["preset"]])
-        _apply_options(state, options)
+        apply_options(state, options)
         return state
 
 

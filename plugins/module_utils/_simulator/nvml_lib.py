@@ -48,7 +48,7 @@ from .machine import (
     SUCCESS,
     NvmlFailure,
 )
-from .state import SimulatorStateError, _lock_path, locked_state, read_state
+from .state import SimulatorStateError, lock_path, locked_state, read_state
 
 UNINITIALIZED = 1
 DRIVER_NOT_LOADED = 9
@@ -886,7 +886,7 @@ class SimulatedNvmlLibrary(object):
         """The current state, parsed again only when the file changed."""
         with self._read_lock:
             if self._lock_fd is None:
-                self._lock_fd = os.open(_lock_path(self.state_path), os.O_RDWR | os.O_CREAT, 0o600)
+                self._lock_fd = os.open(lock_path(self.state_path), os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
             try:
                 stat = os.stat(self.state_path)

@@ -22,7 +22,8 @@ class SimulatorStateError(Exception):
     """The state file is missing, unreadable or not a simulated host."""
 
 
-def _lock_path(path):
+def lock_path(path):
+    """The file whose fcntl lock guards the state file at ``path``."""
     return path + ".lock"
 
 
@@ -36,7 +37,7 @@ def locked_state(path, write=True):
     path = os.path.abspath(path)
     if not os.path.exists(path):
         raise SimulatorStateError("simulated host state file %s does not exist" % path)
-    lock_fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    lock_fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
         state = read_state(path)

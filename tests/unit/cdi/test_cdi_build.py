@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils import _cdi
-from cdi_hosts import dgx_h100_full, dgx_h100_mixed, driver_mig_minors, h100, mig
+from cdi_hosts import dgx_h100_full, dgx_h100_mixed, h100, mig
 
 
 def _by_name(spec):
@@ -19,7 +19,7 @@ def _paths(nodes):
 def _minor_of(text, capability):
     """The minor the mig-minors text gives ``capability`` (read from the text itself)."""
     for line in text.splitlines():
-        name, _, minor = line.partition(" ")
+        name, dummy, minor = line.partition(" ")
         if name == capability:
             return int(minor)
     raise AssertionError("%s not in mig-minors" % capability)

@@ -71,7 +71,7 @@ def test_key_order_formatting_and_device_order_are_not_changes(tmp_path):
     path.write_text(json.dumps(shuffled, sort_keys=True, indent=7))
     os.chmod(str(path), 0o644)
     before_text = path.read_text()
-    changed, _ = _cdi.ensure_spec(str(path), spec, 0o644)
+    changed, dummy = _cdi.ensure_spec(str(path), spec, 0o644)
     assert changed is False
     assert path.read_text() == before_text
 
@@ -89,7 +89,7 @@ def test_changed_content_replaces_the_file_atomically(tmp_path):
     old = _mixed_spec()
     _cdi.ensure_spec(str(path), old, 0o644)
     inode = os.stat(str(path)).st_ino
-    gpus, _ = dgx_h100_full()
+    gpus, dummy = dgx_h100_full()
     new = _cdi.build_spec(gpus, [])
     changed, before = _cdi.ensure_spec(str(path), new, 0o644)
     assert changed is True
@@ -186,7 +186,7 @@ def test_bad_mode_fails_naming_the_option(given):
 
 def test_diff_lists_devices_with_their_nodes_before_and_after():
     old = _mixed_spec(strategies=["index"])
-    gpus, _ = dgx_h100_full()
+    gpus, dummy = dgx_h100_full()
     new = _cdi.build_spec(gpus, [], strategies=["index"])
     diff = _cdi.spec_diff("/etc/cdi/nvidia.yaml", old, new)
     assert diff["before_header"] == diff["after_header"] == "/etc/cdi/nvidia.yaml"

@@ -418,6 +418,6 @@ def test_works_on_a_host_without_pyyaml():
         "config = _migparted.load(%r, 'split-inference-training')\n"
         "print(sorted(config.entries[0].mig_devices.items()))\n"
     ) % (str(Path(_migparted.__file__).parents[5]), str(CONFIGS / "custom.yaml"))
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[('1g.10gb', 7)]"

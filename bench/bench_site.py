@@ -1,0 +1,157 @@
+"""site.yml on a generated fleet of simulated hosts vs a ping playbook on the same inventory.
+
+The fleet (default 128 hosts x 8 GPUs = 1,024 GPUs) is made of copies of the 8-GPU hosts of
+inventories/simulated (DGX A100 and DGX H100 in passthrough, HGX H200 in vGPU mode, DGX B200
+on bare metal, with their layouts, VMs and partitions), written to build/bench/ (not
+committed). In one run it times:
+
+1. site.yml from scratch (simulated hosts created, MIG enabled, instances, CDI specs,
+   Fabric Manager modes and partitions);
+2. site.yml again on the converged fleet (every change already made: the idempotent pass);
+3. a playbook that only runs ansible.builtin.ping on every host, with the same forks,
+   connection and interpreter: Ansible's own per-host cost;
+
+and prints the wall times side by side with their ratio to the ping run. Every host is on
+the local connection, so the forks share this machine's cores with the controller.
+
+Usage: .venv/bin/python bench/bench_site.py [--hosts 128] [--forks N]   (make bench runs it)
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEMPLATE_INVENTORY = os.path.join(REPO, "inventories", "simulated")
+WORK = os.path.join(REPO, "build", "bench")
+GPUS_PER_HOST = 8
+PING_PLAYBOOK = """---
+- name: Ping every host
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+
+
+def collections_root():
+    for root in (os.path.join(REPO, "build", "collections"), os.path.join(REPO, "build", "dev")):
+        if os.path.isdir(os.path.join(root, "ansible_collections", "gpuops", "mig")):
+            return root
+    sys.exit("build the collection first: make install (or run the tests once)")
+
+
+def template_hosts():
+    """[(group, host name, host vars)] of the template inventory's 8-GPU hosts."""
+    with open(os.path.join(TEMPLATE_INVENTORY, "hosts.yml")) as stream:
+        groups = yaml.safe_load(stream)["all"]["children"]
+    from ansible_collections.gpuops.mig.plugins.module_utils._simulator.presets import PRESETS
+
+    hosts = []
+    for group in sorted(groups):
+        for name in sorted(groups[group].get("hosts") or {}):
+            with open(os.path.join(TEMPLATE_INVENTORY, "host_vars", name + ".yml")) as stream:
+                host_vars = yaml.safe_load(stream)
+            if len(PRESETS[host_vars["gpuops_mig_simulator_preset"]]["pci_bus_ids"]) == GPUS_PER_HOST:
+                hosts.append((group, name, host_vars))
+    return hosts
+
+
+def write_inventory(count):
+    """build/bench/inventory: ``count`` copies of the template hosts, round robin."""
+    inventory = os.path.join(WORK, "inventory")
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(os.path.join(inventory, "host_vars"))
+    shutil.copytree(os.path.join(TEMPLATE_INVENTORY, "group_vars"), os.path.join(inventory, "group_vars"))
+    templates = template_hosts()
+    groups = dict((group, {"hosts": {}}) for group in ("bare_metal", "passthrough", "sriov"))
+    for number in range(count):
+        group, name, host_vars = templates[number % len(templates)]
+        host = "%s-%03d" % (name.rsplit("-", 1)[0], number)
+        groups[group]["hosts"][host] = None
+        with open(os.path.join(inventory, "host_vars", host + ".yml"), "w") as stream:
+            yaml.safe_dump(host_vars, stream, sort_keys=False)
+    with open(os.path.join(inventory, "hosts.yml"), "w") as stream:
+        yaml.safe_dump({"all": {"children": groups}}, stream, sort_keys=False)
+    with open(os.path.join(WORK, "ping.yml"), "w") as stream:
+        stream.write(PING_PLAYBOOK)
+    return inventory, dict((group, len(members["hosts"])) for group, members in groups.items())
+
+
+def run(label, playbook, inventory, forks, extra_vars):
+    log = os.path.join(WORK, label.replace(" ", "-") + ".log")
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        playbook,
+        "-i",
+        inventory,
+        "--forks",
+        str(forks),
+        "-e",
+        yaml.safe_dump(extra_vars, default_flow_style=True).strip(),
+    ]
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=collections_root(),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_LOCALHOST_WARNING="false",
+    )
+    env.pop("GPUOPS_MIG_SIMULATOR", None)
+    start = time.perf_counter()
+    with open(log, "w") as output:
+        code = subprocess.call(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+    elapsed = time.perf_counter() - start
+    with open(log) as output:
+        recap = output.read().split("PLAY RECAP")[-1]
+    totals = dict((key, sum(int(value) for value in re.findall(r"\b%s=(\d+)" % key, recap))) for key in ("ok", "changed", "failed", "unreachable"))
+    if code != 0 or totals["failed"] or totals["unreachable"]:
+        sys.exit("%s failed (exit %d, %s); see %s" % (label, code, totals, log))
+    return elapsed, totals
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=128, help="simulated hosts of 8 GPUs (default 128)")
+    parser.add_argument("--forks", type=int, default=2 * (os.cpu_count() or 1), help="ansible forks (default: twice the cores)")
+    arguments = parser.parse_args()
+    sys.path.insert(0, collections_root())
+
+    inventory, groups = write_inventory(arguments.hosts)
+    fleet_vars = {"gpuops_mig_simulator_dir": os.path.join(WORK, "fleet")}
+    print(
+        "gpuops.mig site bench: %d simulated hosts (%s), %d GPUs, forks %d, %d cores, python %s"
+        % (
+            arguments.hosts,
+            ", ".join("%s %d" % item for item in sorted(groups.items())),
+            arguments.hosts * GPUS_PER_HOST,
+            arguments.forks,
+            os.cpu_count() or 1,
+            sys.version.split()[0],
+        )
+    )
+    rows = [
+        ("site.yml, from scratch",) + run("site apply", os.path.join(REPO, "playbooks", "site.yml"), inventory, arguments.forks, fleet_vars),
+        ("site.yml, converged",) + run("site converged", os.path.join(REPO, "playbooks", "site.yml"), inventory, arguments.forks, fleet_vars),
+        ("ping",) + run("ping", os.path.join(WORK, "ping.yml"), inventory, arguments.forks, fleet_vars),
+    ]
+    ping = rows[-1][1]
+    print("   %-24s %9s %10s %8s %8s %9s" % ("run", "wall s", "s / host", "tasks", "changed", "vs ping"))
+    for label, elapsed, totals in rows:
+        print(
+            "   %-24s %9.1f %10.3f %8d %8d %8.1fx"
+            % (label, elapsed, elapsed / arguments.hosts, totals["ok"], totals["changed"], elapsed / ping)
+        )
+    print("   logs: %s/*.log" % os.path.relpath(WORK, REPO))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""A GPU that fell off the bus, a driver that is not loaded, missing bindings: every
+module fails with a message that says what happened, never with a traceback, and
+changes nothing."""
+
+import pytest
+
+from ansible_collections.gpuops.mig.plugins.module_utils import _nvml
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
+from reliability_support import HARDWARE_MODULES, run_module, tree_snapshot
+
+LOST_HINT = "fallen off the bus"
+
+
+def _args(name, tmp_path, **extra):
+    args = {
+        "gpu_info": {},
+        "mig_mode": {"state": "disabled"},
+        "mig_instance": {"layout": ["1g.10gb", "3g.40gb"]},
+        "cdi_spec": {"path": str(tmp_path / "cdi" / "nvidia.yaml")},
+        "fabric_partition": {"partition_id": 3},
+    }[name]
+    return dict(args, **extra)
+
+
+def _assert_clear_failure(result):
+    assert "traceback" not in result, result["traceback"]
+    assert result.get("failed") is True, result
+    assert "exception" not in result or "Traceback" not in result["exception"], result
+
+
+@pytest.fixture
+def dgx_with_lost_gpu(host_factory):
+    """DGX H100, shared NVSwitch, MIG on, one 1g.10gb on GPU 0; GPU 5 fell off the bus."""
+    path = host_factory("dgx-h100", fabric_mode=1)
+    assert not run_module("mig_instance", {"simulator": path, "gpus": ["0"], "layout": ["1g.10gb"]}).get("failed")
+    simulated_host.update_host(path, faults=[{"gpu": 5, "lost": True}])
+    return path
+
+
+@pytest.mark.parametrize("name", HARDWARE_MODULES)
+def test_a_lost_gpu_fails_the_module_naming_the_gpu_and_the_error(dgx_with_lost_gpu, tmp_path, name):
+    hosts = tmp_path / "hosts"
+    before = tree_snapshot(hosts)
+    result = run_module(name, _args(name, tmp_path, simulator=dgx_with_lost_gpu))
+    _assert_clear_failure(result)
+    assert result["error"] == "NVML_ERROR_GPU_IS_LOST" and result["gpu"] == 5
+    assert "GPU 5" in result["msg"] and LOST_HINT in result["msg"]
+    assert tree_snapshot(hosts) == before
+    assert not (tmp_path / "cdi").exists()
+
+
+@pytest.mark.parametrize("name", ["mig_mode", "mig_instance", "cdi_spec"])
+def test_gpus_selected_by_index_work_beside_a_lost_gpu(dgx_with_lost_gpu, tmp_path, name):
+    args = _args(name, tmp_path, simulator=dgx_with_lost_gpu, gpus=["0", "1"])
+    if name == "mig_mode":
+        args["state"] = "enabled"
+    result = run_module(name, args)
+    assert result.get("failed") is not True, result
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"gpus": ["0"]},
+        {"gpus": ["0"], "fabric": False},
+        {"gpus": ["00000000:18:00.0"], "fabric": False},
+    ],
+    ids=["index", "index-without-fabric", "bus-id-without-fabric"],
+)
+def test_gpu_info_reports_healthy_gpus_beside_a_lost_one(dgx_with_lost_gpu, selection):
+    result = run_module("gpu_info", dict(selection, simulator=dgx_with_lost_gpu))
+    assert result.get("failed") is not True, result
+    assert [gpu["index"] for gpu in result["gpus"]] == [0]
+
+
+@pytest.mark.parametrize(
+    "function",
+    ["nvmlDeviceGetMigMode", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetGpuInstances"],
+)
+def test_a_gpu_lost_during_the_run_fails_cleanly(host_factory, tmp_path, function):
+    path = host_factory("dgx-h100")
+    simulated_host.update_host(path, faults=[{"function": function, "error": "NVML_ERROR_GPU_IS_LOST", "gpu": 2}])
+    before_layout = simulated_host.describe_host(path)["gpus"]
+    result = run_module("mig_instance", {"simulator": path, "layout": ["2g.20gb"]})
+    _assert_clear_failure(result)
+    assert result["error"] == "NVML_ERROR_GPU_IS_LOST" and result["gpu"] == 2 and LOST_HINT in result["msg"]
+    after = simulated_host.describe_host(path)["gpus"]
+    assert [gpu["gpu_instances"] for gpu in after] == [gpu["gpu_instances"] for gpu in before_layout]
+
+
+@pytest.mark.parametrize("name", HARDWARE_MODULES)
+def test_a_driver_that_is_not_loaded_fails_every_module_with_a_hint(host_factory, tmp_path, name):
+    path = host_factory("dgx-h100", mig=False)
+    simulated_host.update_host(
+        path, faults=[{"function": "nvmlInitWithFlags", "error": "NVML_ERROR_DRIVER_NOT_LOADED", "persistent": True}]
+    )
+    result = run_module(name, _args(name, tmp_path, simulator=path))
+    _assert_clear_failure(result)
+    assert result["error"] == "NVML_ERROR_DRIVER_NOT_LOADED" and result["call"] == "nvmlInit"
+    assert "kernel driver is not loaded" in result["msg"]
+    assert not (tmp_path / "cdi").exists()
+
+
+@pytest.mark.parametrize("name", HARDWARE_MODULES)
+def test_a_host_without_the_nvidia_driver_fails_every_module_with_a_hint(tmp_path, name):
+    result = run_module(name, _args(name, tmp_path))
+    _assert_clear_failure(result)
+    assert result["error"] == "NVML_ERROR_LIBRARY_NOT_FOUND"
+    assert "NVIDIA driver is not installed" in result["msg"] and "simulator" in result["msg"]
+
+
+@pytest.mark.parametrize("name", HARDWARE_MODULES)
+def test_missing_nvml_bindings_fail_every_module_naming_the_package(host_factory, tmp_path, monkeypatch, name):
+    path = host_factory("gh200", mig=False)
+    monkeypatch.setattr(_nvml, "pynvml", None)
+    monkeypatch.setattr(_nvml, "PYNVML_IMPORT_ERROR", "ImportError: No module named 'pynvml'")
+    result = run_module(name, _args(name, tmp_path, simulator=path))
+    assert "traceback" not in result, result["traceback"]
+    assert result.get("failed") and "nvidia-ml-py" in result["msg"]
+
+
+@pytest.mark.parametrize("name", ["gpu_info", "mig_instance"])
+def test_a_failing_nvml_shutdown_does_not_hide_the_result(host_factory, tmp_path, name):
+    """nvmlShutdown is the last call of every run; when the driver goes away just then,
+    the work is done and the result (what changed) must still reach the user."""
+    path = host_factory("gh200")
+    simulated_host.update_host(path, faults=[{"function": "nvmlShutdown", "error": "NVML_ERROR_DRIVER_NOT_LOADED"}])
+    result = run_module(name, _args(name, tmp_path, simulator=path, layout=["1g.12gb"]) if name == "mig_instance" else {"simulator": path})
+    assert "traceback" not in result, result["traceback"]
+    if name == "mig_instance":
+        assert result["changed"] and len(simulated_host.describe_host(path)["gpus"][0]["gpu_instances"]) == 1
