@@ -27,7 +27,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host,
 
 def per_call(function, count):
     started = time.perf_counter()
-    for _ in range(count):
+    for dummy in range(count):
         function()
     return (time.perf_counter() - started) / count
 

@@ -146,10 +146,7 @@ def main():
     ping = rows[-1][1]
     print("   %-24s %9s %10s %8s %8s %9s" % ("run", "wall s", "s / host", "tasks", "changed", "vs ping"))
     for label, elapsed, totals in rows:
-        print(
-            "   %-24s %9.1f %10.3f %8d %8d %8.1fx"
-            % (label, elapsed, elapsed / arguments.hosts, totals["ok"], totals["changed"], elapsed / ping)
-        )
+        print("   %-24s %9.1f %10.3f %8d %8d %8.1fx" % (label, elapsed, elapsed / arguments.hosts, totals["ok"], totals["changed"], elapsed / ping))
     print("   logs: %s/*.log" % os.path.relpath(WORK, REPO))
 
 

@@ -78,7 +78,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
-from ansible_collections.gpuops.mig.plugins.module_utils._fleet_input import planner_gpus
+from ansible_collections.gpuops.mig.plugins.module_utils._fleet_input import _active_partitions, planner_gpus
 from ansible_collections.gpuops.mig.plugins.module_utils._placement import board_for
 
 DEFAULT_TITLE = "gpuops.mig fleet report"
@@ -151,22 +151,9 @@ def _successful(result):
 
 
 def _failure_message(result):
-    if isinstance(result, dict):
-        if result.get("unreachable"):
-            return "unreachable: %s" % to_text(result.get("msg", ""))
-        if result.get("msg"):
-            return to_text(result["msg"])
+    if isinstance(result, dict) and result.get("msg"):
+        return to_text(result["msg"])
     return "no gpu_info result (the host failed or was unreachable before gpu_info ran)"
-
-
-def _fabric_members(fabric):
-    """{GPU index: partition} over the partitions gpu_info reported."""
-    members = {}
-    for partition in (fabric or {}).get("partitions") or ():
-        for gpu in partition.get("gpus") or ():
-            if gpu.get("index") is not None:
-                members.setdefault(gpu["index"], []).append(partition)
-    return members
 
 
 def _gpu_view(entry, grid):
@@ -199,9 +186,7 @@ def _gpu_view(entry, grid):
         "grid": grid,
         "instances": instances,
         "free_slots": grid - len(covered) if entry["mig_current"] else None,
-        "remaining": [
-            (profile["name"], profile["remaining_capacity"]) for profile in entry["profiles"] if profile["remaining_capacity"] is not None
-        ],
+        "remaining": [(profile["name"], profile["remaining_capacity"]) for profile in entry["profiles"] if profile["remaining_capacity"] is not None],
         "mig_devices": len(entry["mig_devices"]),
     }
 
@@ -229,7 +214,7 @@ def fleet_view(fleet):
                 "backend": result.get("backend"),
                 "driver": result.get("driver_version"),
                 "fabric": fabric,
-                "members": _fabric_members(fabric),
+                "active_partition": _active_partitions(fabric),
                 "gpus": [_gpu_view(entry, grids[entry["index"]]) for entry in result["gpus"]],
             }
         )
@@ -270,12 +255,14 @@ def _summary_line(totals):
     return line
 
 
-def _mig_state(gpu):
+def _mig_state(gpu, brief=False):
+    """MIG mode in effect, and the pending one when a reset is due."""
     if not gpu["mig_capable"]:
-        return "not MIG capable"
-    state = "MIG enabled" if gpu["mig_current"] else "MIG disabled"
+        return "no MIG" if brief else "not MIG capable"
+    words = ("on", "off") if brief else ("enabled", "disabled")
+    state = "MIG %s" % words[0 if gpu["mig_current"] else 1]
     if gpu["mig_pending"] != gpu["mig_current"]:
-        state += " (%s after reset)" % ("enabled" if gpu["mig_pending"] else "disabled")
+        state += " (%s after reset)" % words[0 if gpu["mig_pending"] else 1]
     return state
 
 
@@ -316,7 +303,7 @@ def _compute_instance_svg(ci, gi_x, gi_width, compute_slices, y):
     tooltip = "CI %s %s %s" % (ci["ci_id"], ci["profile"], ci["mig_uuid"] or "")
     return (
         '<g class="ci" data-ci-id="%s" data-profile="%s" data-start="%s" data-size="%s">'
-        '<title>%s</title>'
+        "<title>%s</title>"
         '<rect class="ci-block" x="%s" y="%s" width="%s" height="%s" rx="2"/>%s%s</g>'
         % (
             _attr(ci["ci_id"]),
@@ -350,8 +337,7 @@ def _gpu_instance_svg(instance, slot_width):
             instance["start"] + instance["size"] - 1,
             ", %d processes" % instance["processes"] if instance["processes"] else "",
         ),
-        '<rect class="gi-block" x="%s" y="%s" width="%s" height="%s" rx="3" fill="%s"/>'
-        % (_number(x), y, _number(width), GI_HEIGHT, colour),
+        '<rect class="gi-block" x="%s" y="%s" width="%s" height="%s" rx="3" fill="%s"/>' % (_number(x), y, _number(width), GI_HEIGHT, colour),
         _label(x, y + 14, width, instance["profile"], "gi-label"),
         _label(x, y + 27, width, "GI %s" % instance["gi_id"], "gi-id"),
     ]
@@ -381,7 +367,7 @@ def _whole_gpu_diagram(gpu):
 
 
 def _diagram(gpu):
-    if not gpu["mig_current"]:
+    if not (gpu["mig_current"] and gpu["grid"]):
         return _whole_gpu_diagram(gpu)
     height = SLOT_ROW + GI_HEIGHT + 4
     head = _svg_head(gpu, height)
@@ -389,10 +375,7 @@ def _diagram(gpu):
     slot_width = DIAGRAM_WIDTH / float(gpu["grid"])
     for slot in range(gpu["grid"]):
         x = slot * slot_width
-        parts.append(
-            '<rect class="slot" data-slot="%d" x="%s" y="0" width="%s" height="%d"/>'
-            % (slot, _number(x), _number(slot_width), height)
-        )
+        parts.append('<rect class="slot" data-slot="%d" x="%s" y="0" width="%s" height="%d"/>' % (slot, _number(x), _number(slot_width), height))
         parts.append('<text class="slot-number" x="%s" y="13">%d</text>' % (_number(x + slot_width / 2.0), slot))
     for instance in gpu["instances"]:
         parts.append(_gpu_instance_svg(instance, slot_width))
@@ -407,26 +390,26 @@ def _free_capacity(gpu):
     if gpu["free_slots"] is None:
         return ""
     items = "".join(
-        '<li%s data-profile="%s" data-remaining="%d">%s &#215; %d</li>'
-        % ("" if remaining else ' class="none"', _attr(name), remaining, _text(name), remaining)
+        '<li%s data-profile="%s" data-remaining="%d">%s &#215; %d</li>' % ("" if remaining else ' class="none"', _attr(name), remaining, _text(name), remaining)
         for name, remaining in gpu["remaining"]
     )
-    return (
-        '<p class="free-slots" data-free-slots="%d">%d of %d memory slots free; can still create:</p><ul class="free">%s</ul>'
-        % (gpu["free_slots"], gpu["free_slots"], gpu["grid"], items)
+    return '<p class="free-slots" data-free-slots="%d">%d of %d memory slots free; can still create:</p><ul class="free">%s</ul>' % (
+        gpu["free_slots"],
+        gpu["free_slots"],
+        gpu["grid"],
+        items,
     )
 
 
-def _gpu_html(gpu, partitions):
+def _gpu_html(gpu, partition_id):
     heading = "GPU %s &#183; %s &#183; %s &#183; %s" % (
         _text(gpu["index"]),
         _text(gpu["name"]),
         _text(gpu["pci_bus_id"]),
         _text(_mig_state(gpu)),
     )
-    for partition in partitions:
-        if partition.get("active"):
-            heading += " &#183; in active fabric partition %s" % _text(partition["id"])
+    if partition_id is not None:
+        heading += " &#183; in active fabric partition %s" % _text(partition_id)
     return '<div class="gpu" data-gpu-index="%s"><h3 title="%s">%s</h3>%s%s</div>' % (
         _attr(gpu["index"]),
         _attr(gpu["uuid"]),
@@ -470,27 +453,30 @@ def _fabric_html(fabric):
     )
 
 
-def _anchor(name):
-    return "host-" + "".join(character if character.isalnum() or character in "-_." else "_" for character in name)
-
-
-def _host_html(host):
-    head = '<section class="host" id="%s" data-host="%s"><h2>%s</h2>' % (_attr(_anchor(host["name"])), _attr(host["name"]), _text(host["name"]))
+def _host_html(position, host):
+    head = '<section class="host" id="host-%d" data-host="%s"><h2>%s</h2>' % (position, _attr(host["name"]), _text(host["name"]))
     if host["failed"]:
         return head + '<p class="failed">%s</p></section>' % _text(host["failed"])
     meta = "backend %s &#183; driver %s &#183; %s" % (_text(host["backend"]), _text(host["driver"]), _text(_fabric_line(host["fabric"])))
-    gpus = "".join(_gpu_html(gpu, host["members"].get(gpu["index"], ())) for gpu in host["gpus"])
+    gpus = "".join(_gpu_html(gpu, host["active_partition"].get(gpu["index"])) for gpu in host["gpus"])
     return head + '<p class="meta">%s</p>%s%s</section>' % (meta, _fabric_html(host["fabric"]), gpus)
 
 
 def _html(hosts, title):
-    nav = "".join('<a href="#%s">%s</a>' % (_attr(_anchor(host["name"])), _text(host["name"])) for host in hosts)
+    nav = "".join('<a href="#host-%d">%s</a>' % (position, _text(host["name"])) for position, host in enumerate(hosts))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>%s</title><style>%s</style></head><body><h1>%s</h1>"
         '<p class="summary">%s</p><nav>%s</nav>%s</body></html>\n'
-        % (_text(title), STYLE, _text(title), _text(_summary_line(_totals(hosts))), nav, "".join(_host_html(host) for host in hosts))
+        % (
+            _text(title),
+            STYLE,
+            _text(title),
+            _text(_summary_line(_totals(hosts))),
+            nav,
+            "".join(_host_html(position, host) for position, host in enumerate(hosts)),
+        )
     )
 
 
@@ -515,9 +501,7 @@ def _text_summary(hosts, title):
         lines.append("%s (%s, driver %s, %s)" % (host["name"], host["backend"], host["driver"], _fabric_line(host["fabric"], brief=True)))
         for gpu in host["gpus"]:
             free = "free %d/%d slots" % (gpu["free_slots"], gpu["grid"]) if gpu["free_slots"] is not None else ""
-            lines.append(
-                ("  GPU %-2s %-13s %-40s %s" % (gpu["index"], "MIG on" if gpu["mig_current"] else _mig_state(gpu).replace("MIG disabled", "MIG off"), _layout_text(gpu), free)).rstrip()
-            )
+            lines.append(("  GPU %-2s %-13s %-40s %s" % (gpu["index"], _mig_state(gpu, brief=True), _layout_text(gpu), free)).rstrip())
     return "\n".join(lines)
 
 

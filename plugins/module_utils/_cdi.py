@@ -19,7 +19,6 @@ import errno
 import json
 import os
 import re
-import tempfile
 from collections import namedtuple
 
 try:
@@ -31,6 +30,7 @@ except ImportError:  # PyYAML is a declared dependency, but JSON specs work with
     HAS_YAML = False
 
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError, MigError
+from ansible_collections.gpuops.mig.plugins.module_utils._files import write_atomically
 
 DEFAULT_KIND = "nvidia.com/gpu"
 #: Same file as nvidia-cdi-refresh.service writes: one spec per kind and directory avoids
@@ -706,24 +706,6 @@ def same_content(left, right):
     return canonical(left) == canonical(right)
 
 
-def _write_atomically(path, content, mode):
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.rename(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def _current_mode(path):
     try:
         return os.stat(path).st_mode & 0o7777
@@ -745,7 +727,7 @@ def ensure_spec(path, spec, mode, check_mode=False):
         return content_changed or mode_changed, before
     try:
         if content_changed:
-            _write_atomically(path, render(spec, fmt), mode)
+            write_atomically(path, render(spec, fmt), mode)
         elif mode_changed:
             os.chmod(path, mode)
     except (IOError, OSError) as exc:

@@ -3,28 +3,37 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan execution: host lock, journal, ordered steps, rollback, one worker per GPU.
 
-Everything that changes MIG state on a host goes through here:
+Everything that changes MIG state on a host goes through here (docs/reconfiguration.md
+describes the behaviour users see):
 
 * ``host_lock`` serialises runs on one host (an fcntl lock, so a holder that dies releases
   it; the holder writes its pid and module into the file so a waiter can name it).
 * ``Journal`` is written atomically before the first change and after every completed
-  step, and removed when the run ends cleanly. A journal found by the next run means the
-  previous one was interrupted; ``Reconciler`` then completes or rolls back that plan.
-* ``Reconciler.execute`` runs per-GPU step lists through ``_nvml.Hardware``, GPUs in
-  parallel; when a step fails every GPU of the run is rolled back (undo completed steps,
-  newest first) and the error reports the rollback and the layout that exists afterwards.
+  step, and removed when the run ends. A journal found by the next run means the previous
+  one was interrupted: ``recovery_works`` completes or rolls back its plan.
+* ``Executor`` runs per-GPU step lists (``GpuWork``) through ``_nvml.Hardware``, GPUs in
+  parallel; when a step fails every GPU of the run is rolled back (``inverse_steps``: undo
+  completed steps, newest first) and ``RunFailed`` reports the rollback and what exists.
+* ``MigModeChange`` (module mig_mode) and ``InstanceChange`` (module mig_instance) check and
+  plan everything before the first change, then execute; ``mig_mode(session)`` and
+  ``mig_instance(session)`` are what the modules run.
 
 Steps are plain dicts (they go into the journal as JSON):
 
-* ``{"op": "destroy_ci", "gi": 7, "ci": 0}`` / ``{"op": "destroy_gi", "gi": 7}``
+* ``{"op": "destroy_ci", "gi": 7, "ci": 0, "profile": 0, "placement": [0, 1]}`` and
+  ``{"op": "destroy_gi", "gi": 7, "profile": 19, "placement": [0, 1]}`` (profile and
+  placement let a rollback recreate the instance where it was)
 * ``{"op": "create_gi", "profile": 19, "placement": [0, 1]}`` (always at an explicit
   placement, so an interrupted create is recognised by profile and placement)
-* ``{"op": "create_ci", "gi": 7 or None, "gi_step": 3 or None, "profile": 0,
-  "placement": [0, 1] or None}``: ``gi_step`` names the ``create_gi`` step of a GPU
-  instance created in the same plan, whose id the driver assigns at run time
+* ``{"op": "create_ci", "gi": 7 or "gi_step": 3, "profile": 0 or None, "slices": 1 or
+  None, "gi_profile": 9, "placement": [0, 1] or None}``: ``gi_step`` names the
+  ``create_gi`` step of a GPU instance created in the same plan (the driver assigns its
+  id at run time); ``profile`` None means "resolve ``slices`` (None: the default compute
+  instance) once the GPU instance exists"
 * ``{"op": "set_mig_mode", "enabled": true}``
 
-Each step also carries ``label`` (e.g. ``1g.10gb``) for the action list users read.
+Each step also carries ``label`` (e.g. ``1g.10gb``) for the action list users read. A
+step's result (journaled) holds the ids it acted on or got from the driver.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +45,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -155,7 +165,7 @@ class Journal(object):
     Document: ``{"format", "pid", "host", "module", "started", "gpus": {index: {"uuid",
     "desired", "before", "steps", "done": {step index: result}}}}``. ``desired`` is the
     run's desired state for that GPU in a comparable form, ``before`` its instances when
-    the run started (see ``instance_record``). Thread safe: workers of several GPUs record
+    the run started (``instance_records``). Thread safe: workers of several GPUs record
     their steps concurrently.
     """
 
@@ -247,7 +257,7 @@ def run_per_gpu(work, indices, parallel):
     """Call ``work(index)`` for every GPU index, at most ``parallel`` at a time.
 
     Returns ``({index: result}, {index: exception})``; a failing GPU does not stop the
-    others (each worker checks ``work``'s own cancellation where it matters).
+    others here (``Executor`` stops its workers itself).
     """
     results, errors = {}, {}
     indices = list(indices)
@@ -358,15 +368,21 @@ def _instances_blocking_disable(hardware, devices):
     return blocking
 
 
-def _destroy_actions(index, record):
-    actions = [
-        {"gpu": index, "action": "destroy_compute_instance", "gi_id": record["gi_id"], "ci_id": compute["ci_id"], "profile": compute["profile"]}
+def destroy_steps(record):
+    """Steps destroying the GPU instance of an instance record, compute instances first."""
+    steps = [
+        {
+            "op": "destroy_ci",
+            "gi": record["gi_id"],
+            "ci": compute["ci_id"],
+            "profile": compute["profile_id"],
+            "placement": compute["placement"],
+            "label": compute["profile"],
+        }
         for compute in record["compute_instances"]
     ]
-    actions.append(
-        {"gpu": index, "action": "destroy_gpu_instance", "gi_id": record["gi_id"], "profile": record["profile"], "placement": _placement_dict(record["placement"])}
-    )
-    return actions
+    steps.append({"op": "destroy_gi", "gi": record["gi_id"], "profile": record["profile_id"], "placement": record["placement"], "label": record["profile"]})
+    return steps
 
 
 def _placement_dict(placement):
@@ -446,10 +462,10 @@ class MigModeChange(object):
         actions, reset, reboot, after = [], set(), set(), []
         for device in before:
             for record in doomed.get(device.index, ()):
-                actions.extend(_destroy_actions(device.index, record))
+                actions.extend(step_action(device.index, step) for step in destroy_steps(record))
             current = device.mig_current
             if self._needs_request(device):
-                actions.append({"gpu": device.index, "action": "set_mig_mode", "enabled": self.enabled})
+                actions.append(step_action(device.index, {"op": "set_mig_mode", "enabled": self.enabled}))
                 if not capabilities_for(device.architecture).mig_mode_change_requires_reset:
                     current = self.enabled
             if current != self.enabled:
@@ -499,32 +515,33 @@ class MigModeChange(object):
             if stopped:
                 self.hardware.start_units(stopped)
                 actions.extend({"action": "start_unit", "unit": unit} for unit in stopped)
-        after = [self.hardware.device(index) for index in self.indices]
         if failure is not None:
-            raise RunFailed(
-                str(failure),
-                failure,
-                {
-                    "changed": bool(actions),
-                    "actions": actions,
-                    "gpus": [gpu_summary(device) for device in after],
-                },
-            )
+            raise RunFailed(str(failure), failure, {"changed": bool(actions), "actions": actions, "gpus": self._readable_summaries()})
+        after = [self.hardware.device(index) for index in self.indices]
         return {"actions": actions, "reset": reset, "reboot": reboot, "devices": after}
+
+    def _readable_summaries(self):
+        """GPU summaries after a failure; a GPU that cannot be read (fell off the bus) is
+        reported with the error instead of hiding the failure that matters."""
+        summaries = []
+        for index in self.indices:
+            try:
+                summaries.append(gpu_summary(self.hardware.device(index)))
+            except HardwareError as error:
+                summaries.append({"index": index, "error": str(error)})
+        return summaries
 
     def _request(self, index, doomed_records, actions):
         """One GPU's worker: destroy its instances (force), then request the mode.
         Returns SetMigMode's activation status (None: applied or nothing requested)."""
+        runner = Executor(self.hardware)
         for record in doomed_records:
-            for compute, action in zip(record["compute_instances"], _destroy_actions(index, record)):
-                self.hardware.destroy_compute_instance(index, record["gi_id"], compute["ci_id"])
-                actions.append(action)
-            self.hardware.destroy_gpu_instance(index, record["gi_id"])
-            actions.append(_destroy_actions(index, record)[-1])
+            for step in destroy_steps(record):
+                actions.append(step_action(index, step, runner.run_step(index, step, {})))
         if self.hardware.device(index).mig_pending == self.enabled:
             return None
         status = self.hardware.set_mig_mode(index, self.enabled)
-        action = {"gpu": index, "action": "set_mig_mode", "enabled": self.enabled}
+        action = step_action(index, {"op": "set_mig_mode", "enabled": self.enabled})
         if status:
             action["activation_status"] = status
         actions.append(action)
@@ -709,6 +726,7 @@ class Executor(object):
         self.parallel = parallel
         self.module = module
         self._stop = threading.Event()
+        self._uuids = {}
         self._gi_profiles = {}
         self._mutex = threading.Lock()
 
@@ -724,6 +742,7 @@ class Executor(object):
         if not works:
             _remove(journal_path)
             return {}
+        self._uuids = dict((index, self.hardware.device(index).uuid) for index in works)
         journal = Journal.begin(
             journal_path,
             self.module,
@@ -731,7 +750,7 @@ class Executor(object):
                 (
                     index,
                     {
-                        "uuid": self.hardware.device(index).uuid,
+                        "uuid": self._uuids[index],
                         "desired": work.desired,
                         "before": work.before,
                         "steps": work.steps,
@@ -842,11 +861,11 @@ class Executor(object):
 
     def _failed(self, failure, works, done, rollback):
         indices = sorted(works)
-        now = dict((index, instance_records(self.hardware, index)) for index in indices)
+        now = dict((index, self._readable_records(index)) for index in indices)
         failed_gpu = getattr(failure, "gpu", None)
         where = "host %s" % socket.gethostname()
-        if failed_gpu is not None:
-            where += " GPU %s (%s)" % (failed_gpu, self.hardware.device(failed_gpu).uuid)
+        if failed_gpu in works:
+            where += " GPU %s (%s)" % (failed_gpu, self._uuids[failed_gpu])
         undone = [action for action in rollback if action["ok"]]
         broken = [action for action in rollback if not action["ok"]]
         message = "%s: %s" % (where, failure)
@@ -854,16 +873,32 @@ class Executor(object):
             message += "; rolled back %d step(s)" % len(undone)
             if broken:
                 message += ", %d rollback step(s) failed: %s" % (len(broken), "; ".join(action["error"] for action in broken))
-        message += "; now: %s" % "; ".join(
-            "GPU %d: %s" % (index, ", ".join(describe_record(record) for record in now[index]) or "no instances") for index in indices
-        )
+        message += "; now: %s" % "; ".join("GPU %d: %s" % (index, _describe_records(now[index])) for index in indices)
         actions = [step_action(index, works[index].steps[number], result) for index in indices for number, result in sorted(done[index].items())]
         return RunFailed(
             message,
             failure,
-            {"changed": bool(actions), "actions": actions, "rollback": rollback, "instances": dict(("gpu%d" % i, now[i]) for i in indices)},
+            {
+                "changed": bool(actions),
+                "actions": actions,
+                "rollback": rollback,
+                "instances": dict(("gpu%d" % i, None if isinstance(now[i], MigError) else now[i]) for i in indices),
+            },
         )
 
+    def _readable_records(self, index):
+        """The GPU's instance records, or the error that keeps them from being read (a
+        GPU that fell off the bus answers nothing)."""
+        try:
+            return instance_records(self.hardware, index)
+        except HardwareError as error:
+            return error
+
+
+def _describe_records(records):
+    if isinstance(records, MigError):
+        return "cannot be read (%s)" % records
+    return ", ".join(describe_record(record) for record in records) or "no instances"
 
 
 # --------------------------------------------------------------------------- recovery
@@ -1247,6 +1282,24 @@ def _lock_timeout(session):
     return timeout
 
 
+#: A systemd unit name: systemd's characters, and no leading "-" that systemctl would take
+#: for an option.
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]{0,254}$")
+
+
+def _gpu_clients(session):
+    units = session.params.get("gpu_clients") or []
+    for unit in units:
+        if not _UNIT_NAME.match(unit):
+            raise InputError(
+                "gpu_clients",
+                unit,
+                "not a systemd unit name (letters, digits and :_.\\@-, not starting with '-'), "
+                "such as nvidia-dcgm or nvidia-k8s-device-plugin.service",
+            )
+    return units
+
+
 def mig_mode(session):
     """What the mig_mode module does (``_module.run_module`` action)."""
     params = session.params
@@ -1255,7 +1308,7 @@ def mig_mode(session):
         session.gpus,
         params["state"] == "enabled",
         reset=params["reset"],
-        gpu_clients=params.get("gpu_clients"),
+        gpu_clients=_gpu_clients(session),
         force=params["force"],
         parallel=_parallel(session),
     )

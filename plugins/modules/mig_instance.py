@@ -62,7 +62,7 @@ options:
   requirements:
     description:
       - Workload requirements, turned into profiles per GPU by the collection's selection
-        (see docs/reconfiguration.md): items with C(memory_gb), C(compute_slices),
+        (see C(docs/reconfiguration.md)), as items with C(memory_gb), C(compute_slices),
         C(media_engines) and C(count).
     type: list
     elements: dict
@@ -102,7 +102,7 @@ options:
     choices: [minimal, recreate]
   sharing_strategy:
     description:
-      - How the instances will be shared, used by O(requirements) selection:
+      - How the instances will be shared, used by O(requirements) selection;
         V(time-slicing) prefers smaller profiles, V(mps) larger ones.
     type: str
     default: none

@@ -1,6 +1,6 @@
-"""gpuops.mig.mig_mode through ansible-playbook on simulated hosts of every MIG
-architecture: pending changes, resets only where pending, GPU client services, disabling
-with instances, and a passthrough VM that needs a reboot."""
+"""gpuops.mig.mig_mode through ansible-playbook on simulated hosts: pending changes, resets
+only where pending, GPU client services, disabling with instances, and a passthrough VM
+that needs a reboot."""
 
 from pathlib import Path
 
@@ -15,15 +15,10 @@ def _run(playbook_runner, playbook, **extra_vars):
     return completed
 
 
-@pytest.mark.parametrize(
-    "preset, needs_reset, profile",
-    [
-        ("dgx-a100", True, "1g.5gb"),
-        ("dgx-h100", False, "1g.10gb"),
-        ("a30-x4", True, "1g.6gb"),
-        ("rtx-pro-6000-x4", False, "1g.24gb"),
-    ],
-)
+# One architecture that applies MIG mode at a reset (Ampere) and one that applies it at
+# once (Blackwell); the other presets enable MIG in test_mig_instance.py, and the A30
+# passthrough VM below.
+@pytest.mark.parametrize("preset, needs_reset, profile", [("dgx-a100", True, "1g.5gb"), ("rtx-pro-6000-x4", False, "1g.24gb")])
 def test_enable_pending_reset_and_disable(tmp_path, playbook_runner, preset, needs_reset, profile):
     completed = _run(
         playbook_runner,

@@ -56,7 +56,9 @@ def test_report_of_a_fleet(tmp_path, playbook_runner):
     assert document.find("h1").text() == "Lab"
     assert [section.attrs["data-host"] for section in document.find_all("section", css_class="host")] == ["dgx-h100-01", "rtx-pro-01"]
     gpu = document.find("section", data_host="dgx-h100-01").find("div", css_class="gpu", data_gpu_index=2)
-    drawn = {(g.attrs["data-profile"], int(g.attrs["data-gi-id"]), int(g.attrs["data-start"]), int(g.attrs["data-size"])) for g in gpu.find_all("g", css_class="gi")}
+    drawn = {
+        (g.attrs["data-profile"], int(g.attrs["data-gi-id"]), int(g.attrs["data-start"]), int(g.attrs["data-size"])) for g in gpu.find_all("g", css_class="gi")
+    }
     assert drawn == {("3g.40gb", facts["three"], 0, 4), ("1g.20gb", facts["one_g"], 6, 2)}
     # Free capacity as gpu_info reports it right now.
     for host, path in (("dgx-h100-01", h100), ("rtx-pro-01", rtx)):

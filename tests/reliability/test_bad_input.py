@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
-from reliability_support import journal_path, make_host, run_module, tree_snapshot
+from reliability_support import journal_path, known_bug, make_host, run_module, tree_snapshot
 
 #: ``args(ctx)`` builds the module arguments; ``option`` must appear in the message, and so
 #: must every string of ``valid`` (the valid choices, or the rule a value must follow).
@@ -113,10 +113,10 @@ CASES = [
     Case("mm-lock-timeout-wrong-type", "mig_mode", "h100-off", _sim(state="enabled", lock_timeout="soon"), "lock_timeout", ["float"]),
     Case("mm-gpu-clients-wrong-type", "mig_mode", "h100-off", _sim(state="enabled", gpu_clients={"dcgm": True}),
          "gpu_clients", ["list"]),
-    Case("mm-gpu-client-unknown-unit", "mig_mode", "a100-held", _sim(state="disabled", gpu_clients=["no-such-unit.service"]),
-         "gpu_clients", ["nvidia-dcgm", "nvidia-k8s-device-plugin"]),
+    Case("mm-gpu-client-not-a-unit-name", "mig_mode", "a100-held", _sim(state="disabled", gpu_clients=["nvidia dcgm; reboot"]),
+         "gpu_clients", ["systemd unit name"]),
     Case("mm-gpu-client-looks-like-an-option", "mig_mode", "a100-held", _sim(state="disabled", gpu_clients=["--root=/tmp"]),
-         "gpu_clients", ["nvidia-dcgm"]),
+         "gpu_clients", ["not starting with '-'"]),
     # ------------------------------------------------------------------ mig_instance
     Case("mi-unknown-profile", "mig_instance", "h100", _sim(gpus=["0"], layout=["4g.99gb"]), "layout[0]", H100_ALL_PROFILES),
     Case("mi-profile-of-another-board", "mig_instance", "h100", _sim(gpus=["0"], layout=["3g.40gb", "1g.5gb"]), "layout[1]",
@@ -346,7 +346,20 @@ def test_the_battery_is_large_enough_and_covers_every_module():
     assert set(case.module for case in CASES) == modules
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+#: Cases that show a bug not fixed yet (reliability_support.KNOWN_BUGS).
+CASE_BUGS = {
+    "sh-path-is-not-a-host": "simulated-host-traceback",
+    "gi-simulator-is-not-a-host": "simulator-not-a-host",
+    "cdi-path-relative": "cdi-path-not-normalised",
+    "cdi-absent-on-a-file-that-is-not-a-spec": "cdi-absent-removes-any-file",
+    "cdi-mode-world-writable": "cdi-unsafe-mode",
+    "fp-address-malformed": "fm-address-unchecked",
+}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, id=case.id, marks=[known_bug(CASE_BUGS[case.id])] if case.id in CASE_BUGS else []) for case in CASES]
+)
 def test_bad_input_fails_before_anything_changes(tmp_path, monkeypatch, case):
     context = _prepare(tmp_path, case)
     args = case.args(context)

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import tempfile
+from .._files import write_atomically
 
 MAX_GPU_MINORS = 32
 MAX_GPU_INSTANCES = 15
@@ -59,19 +59,6 @@ def mig_minors_text():
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path, text, mode):
-    fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _touch(path, mode):
     if not os.path.exists(path):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
@@ -90,7 +77,7 @@ def build_tree(state):
     for gpu in state["gpus"]:
         _touch(os.path.join(root, "dev", "nvidia%d" % gpu["minor"]), _NODE_MODE)
     if not os.path.exists(paths["mig_minors_path"]):
-        _write_atomic(paths["mig_minors_path"], mig_minors_text(), 0o444)
+        write_atomically(paths["mig_minors_path"], mig_minors_text(), 0o444, durable=False)
     sync_cap_nodes(state)
 
 

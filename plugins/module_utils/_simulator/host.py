@@ -300,7 +300,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=True, processes=
         "fabric": _fabric(spec),
     }
     apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
-                               faults=faults, latency=latency, units=units))
+                           faults=faults, latency=latency, units=units))
     if replace and os.path.exists(state["root"]):
         shutil.rmtree(state["root"])
     directory = os.path.dirname(path)

@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
+from .._files import write_atomically
 
 STATE_FORMAT_VERSION = 1
 
@@ -62,17 +62,4 @@ def read_state(path):
 
 def write_state(path, state):
     """Write ``state`` to ``path`` atomically (temp file in the same directory + rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".state.", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(state, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(state, indent=1, sort_keys=True) + "\n", 0o644)

@@ -88,4 +88,3 @@ def test_a_locked_host_is_left_unchanged(make_host, holder):
         apply(simulator, ["2g.12gb", "2g.12gb"], lock_timeout=0.1)
     assert mutating_calls(simulator) == calls
     assert layouts(simulator) == {0: [], 1: [], 2: [], 3: []}
-

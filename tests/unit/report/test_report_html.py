@@ -6,8 +6,11 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 from report_dom import parse
+from report_hosts import gpu_info
 
 from ansible_collections.gpuops.mig.plugins.filter.mig_report import FilterModule
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
 
 mig_report = FilterModule().filters()["mig_report"]
 
@@ -151,9 +154,7 @@ def test_fabric_partitions_and_their_state(report):
 def test_summary_and_navigation(report):
     document, _fleet, _facts = report
     assert document.find("head").find("title").text() == document.find("h1").text() == "Lab fleet"
-    assert document.find("p", css_class="summary").text().startswith(
-        "2 hosts, 12 GPUs (5 with MIG enabled), 18 GPU instances, 17 MIG devices"
-    )
+    assert document.find("p", css_class="summary").text().startswith("2 hosts, 12 GPUs (5 with MIG enabled), 18 GPU instances, 17 MIG devices")
     targets = [anchor.attrs["href"] for anchor in document.find("nav").find_all("a")]
     assert targets == ["#" + section.attrs["id"] for section in document.find_all("section", css_class="host")]
 
@@ -210,6 +211,8 @@ def test_text_summary(known_fleet):
     assert gpu_lines["3"].split()[2:] == ["MIG", "on", "no", "GPU", "instances", "free", "8/8", "slots"]
     assert gpu_lines["5"].split()[2:] == ["MIG", "off", "-"]
     assert lines[10].startswith("rtx-pro-1 (simulator, driver ")
+    # A host without Fabric Manager: the error name only, the full reason is in the HTML.
+    assert lines[10].endswith("fabric: not available (fmConnect failed: FM_ST_CONNECTION_NOT_VALID))")
     assert lines[11].split()[2:] == ["MIG", "on", "1g.24gb", "x1,", "2g.48gb", "x1", "free", "3/12", "slots"]
 
 
@@ -223,3 +226,15 @@ def test_bad_input_is_refused_with_a_clear_message(known_fleet):
     del mangled["gpus"][1]["profiles"]
     with pytest.raises(AnsibleFilterError, match=r"fleet\.rtx-pro-1\.gpus\[1\].*profiles"):
         mig_report({"rtx-pro-1": mangled})
+
+
+def test_a_pending_mig_mode_change_is_shown(tmp_path):
+    path = str(tmp_path / "dgx-a100.json")
+    host.create_host(path, "dgx-a100")
+    with Hardware(simulator=path) as hardware:
+        hardware.set_mig_mode(0, True)  # Ampere: takes effect at the next GPU reset
+    fleet = {"dgx-a100-1": gpu_info(path)}
+    gpu = gpu_block(parse(mig_report(fleet)), "dgx-a100-1", 0)
+    assert gpu.find("h3").text().endswith("MIG disabled (enabled after reset)")
+    assert gpu.find("text", css_class="whole-label").text() == "whole GPU: MIG disabled (enabled after reset)"
+    assert mig_report(fleet, format="text").splitlines()[2].split()[:7] == ["GPU", "0", "MIG", "off", "(on", "after", "reset)"]

@@ -33,7 +33,7 @@ def test_mig_devices_are_dense_and_ordered_by_gi_then_ci(mig_host):
     simulated = mig_host("dgx-a100")
     handle = simulated.handle(0)
     seven = simulated.create_gi(0)
-    for _ in range(2):
+    for dummy in range(2):
         pynvml.nvmlGpuInstanceCreateComputeInstance(seven, 0)
     assert [(gi, ci) for gi, ci, _uuid in _mig_devices(handle)] == [(0, 0), (0, 1)]
     assert all(MIG_UUID.match(uuid) for _gi, _ci, uuid in _mig_devices(handle))
@@ -211,7 +211,7 @@ def test_a_second_process_sees_the_same_machine(mig_host):
     """)
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
     completed = subprocess.run([sys.executable, "-c", script, simulated.path],
-                               capture_output=True, text=True, timeout=60, env=environment)
+                               capture_output=True, text=True, timeout=60, env=environment, check=False)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == mig_uuid
     assert pynvml.nvmlDeviceGetGpuInstanceRemainingCapacity(simulated.handle(0), 9) == 0

@@ -33,7 +33,7 @@ def test_a_fault_scoped_to_one_gpu_leaves_the_others_alone(make_host):
 def test_a_persistent_fault_on_a_read_call_keeps_failing(make_host):
     simulated = make_host("dgx-a100", faults=[
         {"function": "nvmlDeviceGetMigMode", "error": "NVML_ERROR_TIMEOUT", "persistent": True}])
-    for _ in range(3):
+    for dummy in range(3):
         with pytest.raises(pynvml.NVMLError_Timeout):
             pynvml.nvmlDeviceGetMigMode(simulated.handle(0))
     host.update_host(simulated.path, faults=[])
@@ -111,7 +111,7 @@ def test_reads_parse_the_state_file_only_after_it_changed(make_host, monkeypatch
     real_read_state = nvml_lib.read_state
     monkeypatch.setattr(nvml_lib, "read_state", lambda path: parsed.append(path) or real_read_state(path))
     handle = simulated.handle(0)
-    for _ in range(20):
+    for dummy in range(20):
         pynvml.nvmlDeviceGetMigMode(handle)
     assert len(parsed) <= 1
     host.update_host(simulated.path, reset_supported=False)
@@ -127,7 +127,7 @@ def test_threads_mutating_different_gpus_all_succeed(make_host):
 
     def fill(index):
         try:
-            for _ in range(7):
+            for dummy in range(7):
                 simulated.create_gi(19, index=index)
         except pynvml.NVMLError as error:
             errors.append(error)

@@ -23,7 +23,7 @@ def _starts(simulated, gpu_instances):
 def test_seven_1g_instances_land_in_the_observed_order_with_driver_ids(mig_host, preset):
     """7x -cgi 19 on H100 created GI ids 13,11,12,7,8,9,10 at slots 6,4,5,0,1,2,3 [F1]."""
     simulated = mig_host(preset)
-    created = [simulated.create_gi(19) for _ in range(7)]
+    created = [simulated.create_gi(19) for dummy in range(7)]
     assert _ids(simulated, created) == [13, 11, 12, 7, 8, 9, 10]
     assert _starts(simulated, created) == [6, 4, 5, 0, 1, 2, 3]
     with pytest.raises(pynvml.NVMLError_InsufficientResources):
@@ -62,7 +62,7 @@ def test_2g_lands_first_at_slot_4_as_gi_5(mig_host):
 def test_gh200_three_1g_double_memory_instances_get_5_3_4(mig_host):
     """Three 1g.24gb on GH200 -> GI 5, 3, 4 (= 4:2, 0:2, 2:2) [F4]."""
     simulated = mig_host("gh200")
-    created = [simulated.create_gi(15) for _ in range(3)]
+    created = [simulated.create_gi(15) for dummy in range(3)]
     assert [simulated.gi_info(gi)[::2] for gi in created] == [(5, (4, 2)), (3, (0, 2)), (4, (2, 2))]
 
 
@@ -219,7 +219,7 @@ def test_a_process_holding_the_whole_gpu_blocks_gi_creation(mig_host):
 def test_compute_instances_fill_a_gpu_instance(mig_host):
     simulated = mig_host("dgx-a100")
     gpu_instance = simulated.create_gi(0)
-    one_slice = [pynvml.nvmlGpuInstanceCreateComputeInstance(gpu_instance, 0) for _ in range(7)]
+    one_slice = [pynvml.nvmlGpuInstanceCreateComputeInstance(gpu_instance, 0) for dummy in range(7)]
     infos = [pynvml.nvmlComputeInstanceGetInfo(ci) for ci in one_slice]
     assert [(info.id, info.placement.start) for info in infos] == [(c, c) for c in range(7)]
     with pytest.raises(pynvml.NVMLError_InsufficientResources):
