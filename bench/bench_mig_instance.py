@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmarks of gpuops.mig.mig_instance, measured in one run and printed side by side.
 
 1. A no-change mig_instance task on a simulated 8-GPU host (DGX H100, every GPU with four

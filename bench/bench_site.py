@@ -119,7 +119,7 @@ def run(label, playbook, inventory, forks, extra_vars):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, default=128, help="simulated hosts of 8 GPUs (default 128)")
     parser.add_argument("--forks", type=int, default=2 * (os.cpu_count() or 1), help="ansible forks (default: twice the cores)")
     arguments = parser.parse_args()

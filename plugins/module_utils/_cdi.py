@@ -614,28 +614,49 @@ def check_spec(spec, path=None):
 # ----------------------------------------------------------------------------- files
 
 
+def spec_path(path):
+    """``path`` normalised; InputError unless it is absolute (a relative path would land in
+    whatever directory the module happens to run in)."""
+    if not os.path.isabs(path):
+        raise InputError("path", path, "must be an absolute path such as %s" % DEFAULT_PATH)
+    return os.path.normpath(path)
+
+
 def spec_format(path):
     """``yaml`` or ``json`` from the file extension (the only two CDI loaders read)."""
     extension = os.path.splitext(path or "")[1].lower()
     if extension not in FORMATS:
         raise InputError("path", path, "a CDI spec file must end in .yaml, .yml or .json", sorted(FORMATS))
     if FORMATS[extension] == "yaml" and not HAS_YAML:
-        raise InputError("path", path, "writing YAML needs PyYAML on the target host; install it or use a .json path")
+        raise InputError("path", path, "YAML specs need PyYAML on the target host; install it or use a .json path")
     return FORMATS[extension]
 
 
+#: Mode bits a CDI spec must not have: the container runtime runs the spec's hooks as root,
+#: so a spec others can write (or one with set-id or sticky bits) hands them root.
+UNSAFE_MODE_BITS = 0o7000 | 0o002
+
+_MODE_RULE = (
+    "must be an octal file mode such as '0644' or '0640', without write permission for others "
+    "and without set-id or sticky bits"
+)
+
+
 def parse_mode(mode):
-    """File mode as an int from an octal string ("0644") or an int already parsed by YAML."""
+    """File mode as an int from an octal string ("0644") or an int already parsed by YAML;
+    InputError for modes with UNSAFE_MODE_BITS."""
     if isinstance(mode, bool):
-        raise InputError("mode", mode, "must be an octal file mode such as '0644'")
+        raise InputError("mode", mode, _MODE_RULE)
     if isinstance(mode, int):
         value = mode
     elif isinstance(mode, str) and re.match(r"^0?[0-7]{3,4}$", mode.strip()):
         value = int(mode.strip(), 8)
     else:
-        raise InputError("mode", mode, "must be an octal file mode such as '0644'")
+        raise InputError("mode", mode, _MODE_RULE)
     if not 0 <= value <= 0o7777:
         raise InputError("mode", mode, "must be an octal file mode between 0000 and 7777")
+    if value & UNSAFE_MODE_BITS:
+        raise InputError("mode", mode, _MODE_RULE)
     return value
 
 
@@ -735,11 +756,20 @@ def ensure_spec(path, spec, mode, check_mode=False):
     return content_changed or mode_changed, before
 
 
+def is_cdi_spec(content):
+    """Whether parsed file content is a CDI spec at all (has cdiVersion and kind), valid or not."""
+    return isinstance(content, dict) and all(isinstance(content.get(field), str) for field in ("cdiVersion", "kind"))
+
+
 def remove_spec(path, check_mode=False):
-    """Remove the spec at ``path`` if present; return (changed, spec found before)."""
+    """Remove the spec at ``path`` if present; return (changed, spec found before).
+
+    A file that is not a CDI spec is never removed (InputError naming ``path``)."""
     before = load_spec(path)
-    if before is None:
+    if before is None and not os.path.lexists(path):
         return False, None
+    if not is_cdi_spec(before):
+        raise InputError("path", path, "is not a CDI spec (no cdiVersion and kind): refusing to remove it")
     if not check_mode:
         try:
             os.unlink(path)
@@ -780,9 +810,8 @@ SpecOptions = namedtuple("SpecOptions", ["path", "kind", "strategies", "state", 
 def spec_options(params):
     """Validated cdi_spec options from module parameters (InputError before anything runs)."""
     state = params.get("state") or "present"
-    path = params.get("path") or DEFAULT_PATH
-    if state == "present":
-        spec_format(path)
+    path = spec_path(params.get("path") or DEFAULT_PATH)
+    spec_format(path)
     mode = params.get("mode")
     return SpecOptions(
         path=path,

@@ -30,6 +30,7 @@ __metaclass__ = type
 
 import ctypes
 import json
+import os
 import re
 import shutil
 from collections import namedtuple
@@ -231,7 +232,14 @@ class FabricPartitionError(MigError):
         super(FabricPartitionError, self).__init__(message)
 
     def details(self):
-        return {"partition_id": self.partition_id, "blocking": self.blocking, "gpus": self.gpus, "completed": self.completed}
+        """Also ``changed``: a failure after completed steps has changed the fabric."""
+        return {
+            "partition_id": self.partition_id,
+            "blocking": self.blocking,
+            "gpus": self.gpus,
+            "completed": self.completed,
+            "changed": bool(self.completed),
+        }
 
 
 # -- fabricmanager.cfg -------------------------------------------------------------------
@@ -487,6 +495,28 @@ class FmpmBackend(object):
 # -- FabricManager ---------------------------------------------------------------------------
 
 
+#: fm_address: a host name or IPv4 address, optionally with a TCP port.
+_ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def check_address(address=None, unix_socket=None):
+    """InputError unless ``address`` is host or host:port (port 1-65535) and ``unix_socket``
+    an absolute path; they cannot be combined. Checked for the simulator too, so a playbook
+    tested against one does not fail only on a real host."""
+    if address and unix_socket:
+        raise InputError("fm_unix_socket", unix_socket, "cannot be combined with fm_address=%s" % address)
+    if address is not None:
+        match = _ADDRESS.match(address)
+        if not match or (match.group("port") is not None and not 0 < int(match.group("port")) < 65536):
+            raise InputError(
+                "fm_address", address, "must be host or host:port (a host name or IPv4 address, port 1-65535), "
+                "such as 127.0.0.1:%d" % FM_CMD_PORT_NUMBER
+            )
+    if unix_socket is not None and not os.path.isabs(unix_socket):
+        raise InputError("fm_unix_socket", unix_socket, "must be the absolute path of Fabric Manager's unix socket "
+                         "(FM_CMD_UNIX_SOCKET_PATH)")
+
+
 class FabricManager(object):
     """Fabric Manager of one host: a backend plus its configuration text."""
 
@@ -508,8 +538,7 @@ class FabricManager(object):
         """
         if backend not in FM_BACKENDS:
             raise InputError("fm_backend", backend, "unknown Fabric Manager backend", valid=FM_BACKENDS)
-        if address and unix_socket:
-            raise InputError("fm_unix_socket", unix_socket, "cannot be combined with fm_address=%s" % address)
+        check_address(address, unix_socket)
         if simulator:
             # Imported here so that the real path never loads the simulator.
             from ._simulator import fm_lib
@@ -816,12 +845,29 @@ def _run_plan(fm, actions, vfs):
         except MigError as error:
             if not done:
                 raise
+            steps = ", ".join("%s %d" % (a["action"], a["partition_id"]) for a in done)
             raise FabricPartitionError(
-                "%s (after %s)" % (error, ", ".join("%s %d" % (a["action"], a["partition_id"]) for a in done)),
+                "%s (after %s)%s" % (error, steps, _left_as_is(done)),
                 partition_id=action["partition_id"],
                 completed=done,
             )
         done.append(action)
+
+
+def _left_as_is(done):
+    """What a failure after ``done`` leaves behind. Deactivated partitions are not activated
+    again: the failed call may have taken effect (a timeout says nothing), and an activation
+    that overlaps it would fail or take GPUs from the partition being set up."""
+    deactivated = [a["partition_id"] for a in done if a["action"] == "deactivate"]
+    if not deactivated:
+        return ""
+    return "; partition%s %s %s deactivated and %s left so: run again to finish, or activate %s again" % (
+        "s" if len(deactivated) > 1 else "",
+        ", ".join(str(partition_id) for partition_id in deactivated),
+        "were" if len(deactivated) > 1 else "was",
+        "are" if len(deactivated) > 1 else "is",
+        "them" if len(deactivated) > 1 else "it",
+    )
 
 
 def _restore(fm, partition_ids, check_mode):

@@ -46,6 +46,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputErr
 from ansible_collections.gpuops.mig.plugins.module_utils._placement import STRATEGIES, Desired, board_for, place
 from ansible_collections.gpuops.mig.plugins.module_utils._profiles import default_compute_profile, parse, resolve
 from ansible_collections.gpuops.mig.plugins.module_utils._selection import (
+    REQUIREMENT_KEYS,
     SHARING_STRATEGIES,
     normalise_requirement,
     rank,
@@ -92,6 +93,9 @@ def _validate(demand, strategy, sharing_strategy):
         raise InputError("placement_strategy", strategy, "unknown value", STRATEGIES)
     if sharing_strategy not in SHARING_STRATEGIES:
         raise InputError("sharing_strategy", sharing_strategy, "unknown value", SHARING_STRATEGIES)
+    if not demand:
+        raise InputError("demand", demand, "must list at least one item with profile or requirements",
+                         ["profile", "requirements"])
     items = []
     for index, item in enumerate(demand):
         option = "demand[%d]" % index
@@ -107,6 +111,10 @@ def _validate(demand, strategy, sharing_strategy):
             requirement = item["requirements"]
             if isinstance(requirement, dict):  # the item's count is the count
                 requirement = dict((key, value) for key, value in requirement.items() if key != "count")
+                given = dict((key, value) for key, value in requirement.items() if value is not None)
+                if not given:
+                    raise InputError(option + ".requirements", given, "name at least one requirement",
+                                     [key for key in REQUIREMENT_KEYS if key != "count"])
             items.append({"requirements": normalise_requirement(requirement, option + ".requirements"), "count": count})
     return items
 

@@ -27,7 +27,8 @@ def inventory(hardware, gpus, fabric=True):
         "mig_parted_config": render(layouts),
     }
     if fabric:
-        result["fabric"] = fabric_inventory(hardware.devices(), simulator=hardware.simulator)
+        # Lost GPUs outside the selection must not fail gpu_info: they stay unmapped here.
+        result["fabric"] = fabric_inventory(hardware.healthy_devices(), simulator=hardware.simulator)
     return result
 
 

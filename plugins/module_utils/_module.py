@@ -52,12 +52,13 @@ def common_argument_spec(**module_options):
 def open_hardware(module):
     """Open ``Hardware`` for the module's ``simulator`` option; fail the module cleanly when
     the NVML bindings are missing or the hardware cannot be opened."""
+    simulator = module.params.get("simulator")
     try:
-        return Hardware(simulator=module.params.get("simulator"))
+        return Hardware(simulator=simulator)
     except NvmlBindingsMissing as error:
         module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=error.traceback)
     except MigError as error:
-        module.fail_json(msg=str(error), **error.details())
+        module.fail_json(msg=str(error), backend="simulator" if simulator else "nvml", **error.details())
 
 
 def run_module(module, action, hardware=True):
@@ -86,6 +87,7 @@ def run_module(module, action, hardware=True):
             failure.update(error.details())
             module.fail_json(msg=str(error), **failure)
     finally:
-        if opened is not None:
-            opened.close()
+        shutdown_error = opened.close() if opened is not None else None
+    if shutdown_error is not None:
+        module.warn("NVML did not shut down cleanly after the run (%s); the run itself completed" % shutdown_error)
     module.exit_json(**result)

@@ -233,7 +233,7 @@ class Hardware(object):
             # Imported here so that the real path never even loads the simulator.
             from ._simulator import host as simulated_host
             from ._simulator import nvml_lib as simulated_nvml_lib
-            from ._simulator.state import SimulatorStateError
+            from ._simulator.state import SimulatorStateError, read_state
 
             self.simulator = os.path.abspath(simulator)
             self.backend = "simulator"
@@ -241,6 +241,7 @@ class Hardware(object):
             self._simulated_lib = simulated_nvml_lib
             try:
                 host_paths = simulated_host.paths(self.simulator)
+                read_state(self.simulator)  # another file would only show up as a driver that is not loaded
             except SimulatorStateError as error:
                 raise InputError("simulator", simulator, str(error))
             self.dev_root = host_paths["dev_root"]
@@ -262,14 +263,20 @@ class Hardware(object):
     # -- session -----------------------------------------------------------------------
 
     def close(self):
-        """Shut NVML down (and take the simulated library away again)."""
+        """Shut NVML down (and take the simulated library away again).
+
+        Returns None, or the HardwareError of a failed nvmlShutdown: by then the work of
+        the session is done, so the failure must not hide its result (callers warn)."""
         if not self._open:
-            return
+            return None
         self._open = False
         try:
             self._call(None, pynvml.nvmlShutdown)
+        except HardwareError as error:
+            return error
         finally:
             self._release_library()
+        return None
 
     def __enter__(self):
         return self
@@ -353,23 +360,46 @@ class Hardware(object):
 
         A ``gpus`` entry that matches no GPU, or a malformed ``device_filter`` entry, raises
         InputError listing what exists. A well-formed filter id absent from this host is not
-        an error (fleet-wide filters name boards a host may not have). GPUs given by index
-        are the only ones read, so a lost GPU does not stand in the way of the others.
+        an error (fleet-wide filters name boards a host may not have). Only the selected GPUs
+        are read in full, so a lost GPU does not stand in the way of the others; an entry
+        that matches none of the readable GPUs fails with the lost GPU's error (it may name it).
         """
         allowed = set(_parse_device_id(entry) for entry in device_filter) if device_filter else None
         count = self.device_count()
         indices = set(range(count)) if not gpus else set()
+        readable = None
         for entry in gpus or ():
             text = str(entry).strip()
             if text.isdigit() and int(text) < count:
                 indices.add(int(text))
                 continue
-            matches = [] if text.isdigit() else [device.index for device in self.devices() if _names_gpu(text, device)]
+            if readable is None:
+                readable, lost = self._readable_devices(count)
+            matches = [] if text.isdigit() else [device.index for device in readable if _names_gpu(text, device)]
+            if not matches and lost:
+                raise lost[0]
             if not matches:
-                raise InputError("gpus", entry, "matches no GPU of this host", valid=[_describe(d) for d in self.devices()])
+                raise InputError("gpus", entry, "matches no GPU of this host", valid=[_describe(d) for d in readable])
             indices.update(matches)
         chosen = [self.device(index) for index in sorted(indices)]
         return [device for device in chosen if allowed is None or device.pci_device_id in allowed]
+
+    def _readable_devices(self, count):
+        """(GpuDevice of every GPU that answers, HardwareError of every lost GPU)."""
+        readable, lost = [], []
+        for index in range(count):
+            try:
+                readable.append(self.device(index))
+            except HardwareError as error:
+                if error.error != "NVML_ERROR_GPU_IS_LOST":
+                    raise
+                lost.append(error)
+        return readable, lost
+
+    @_uses_nvml
+    def healthy_devices(self):
+        """Every GPU of the host that answers (lost GPUs left out), in NVML index order."""
+        return self._readable_devices(self.device_count())[0]
 
     # -- profiles ------------------------------------------------------------------------
 
@@ -856,11 +886,14 @@ def manage_simulated_host(path, state="present", preset=None, check_mode=False, 
     description after the change (None when absent or not yet created in check mode).
     """
     from ._simulator import host as simulated_host
-    from ._simulator.state import read_state
+    from ._simulator.state import SimulatorStateError, read_state
 
     path = os.path.abspath(path)
     given = dict((name, value) for name, value in options.items() if value is not None)
-    current = read_state(path) if os.path.exists(path) else None
+    try:
+        current = read_state(path) if os.path.exists(path) else None
+    except SimulatorStateError as error:
+        raise InputError("path", path, "%s; refusing to change or remove it" % error)
     before = _managed_view(current) if current else {}
     if state == "absent":
         if current and not check_mode:

@@ -904,20 +904,43 @@ def _describe_records(records):
 # --------------------------------------------------------------------------- recovery
 
 
-def _observe(step, done, live, device, before):
+def _journaled_ids(before, steps, done):
+    """GPU instance ids and (GI id, CI id) pairs the journal says exist: ``before`` with
+    the done steps applied (ids the plan destroyed are free again, the driver may reuse
+    them)."""
+    gpu_instances = set(record["gi_id"] for record in before)
+    computes = set((record["gi_id"], compute["ci_id"]) for record in before for compute in record["compute_instances"])
+    for number in sorted(done):
+        op, result = steps[number]["op"], done[number]
+        if op == "create_gi":
+            gpu_instances.add(result["gi"])
+        elif op == "destroy_gi":
+            gpu_instances.discard(result["gi"])
+            computes = set(pair for pair in computes if pair[0] != result["gi"])
+        elif op == "create_ci":
+            computes.add((result["gi"], result["ci"]))
+        elif op == "destroy_ci":
+            computes.discard((result["gi"], result["ci"]))
+    return gpu_instances, computes
+
+
+def _observe(step, done, live, device, known):
     """The result of ``step`` when the live state shows it happened, else None.
 
     Used for the one step after the journal's last recorded one: the run may have been
-    killed between the NVML call and the journal update.
+    killed between the NVML call and the journal update. ``known`` is what
+    ``_journaled_ids`` says exists; an instance beyond it that the step would have made is
+    the step's.
     """
     op = step["op"]
+    known_gpu_instances, known_computes = known
     if op == "set_mig_mode":
         return {} if device.mig_pending == step["enabled"] else None
-    claimed = [result for result in done.values() if result]
     if op == "create_gi":
-        taken = set(record["gi_id"] for record in before) | set(result.get("gi") for result in claimed)
         for gpu_instance in live:
-            if (gpu_instance.profile_id, list(gpu_instance.placement)) == (step["profile"], step["placement"]) and gpu_instance.gi_id not in taken:
+            if (gpu_instance.profile_id, list(gpu_instance.placement)) == (step["profile"], step["placement"]) and (
+                gpu_instance.gi_id not in known_gpu_instances
+            ):
                 return {"gi": gpu_instance.gi_id}
         return None
     try:
@@ -930,14 +953,9 @@ def _observe(step, done, live, device, before):
     compute_ids = [compute.ci_id for compute in gpu_instance.compute_instances] if gpu_instance else []
     if op == "destroy_ci":
         return {"gi": gi_id, "ci": step["ci"]} if step["ci"] not in compute_ids else None
-    if gpu_instance is None:
-        return None
-    taken = set((record["gi_id"], compute["ci_id"]) for record in before for compute in record["compute_instances"])
-    taken.update((result.get("gi"), result.get("ci")) for result in claimed)
-    for compute in gpu_instance.compute_instances:
-        if (gi_id, compute.ci_id) in taken or step["profile"] not in (None, compute.profile_id):
-            continue
-        return {"gi": gi_id, "ci": compute.ci_id, "profile": compute.profile_id, "placement": list(compute.placement), "mig_uuid": compute.mig_uuid}
+    for compute in gpu_instance.compute_instances if gpu_instance else ():
+        if (gi_id, compute.ci_id) not in known_computes and step["profile"] in (None, compute.profile_id):
+            return {"gi": gi_id, "ci": compute.ci_id, "profile": compute.profile_id, "placement": list(compute.placement), "mig_uuid": compute.mig_uuid}
     return None
 
 
@@ -951,10 +969,10 @@ def recovery_works(hardware, journal, fingerprints):
     undone, so instances the interrupted run did not touch stay as they are.
     """
     works = {}
-    devices = dict((device.index, device) for device in hardware.devices())
+    count = hardware.device_count()
     for index in journal.gpus():
         entry = journal.gpu(index)
-        device = devices.get(index)
+        device = hardware.device(index) if index < count else None
         if device is None or device.uuid != entry["uuid"]:
             continue
         steps = entry["steps"]
@@ -962,7 +980,7 @@ def recovery_works(hardware, journal, fingerprints):
         live = hardware.gpu_instances(index)
         pending = [number for number in range(len(steps)) if number not in done]
         if pending:
-            observed = _observe(steps[pending[0]], done, live, device, entry["before"])
+            observed = _observe(steps[pending[0]], done, live, device, _journaled_ids(entry["before"], steps, done))
             if observed is not None:
                 done[pending[0]] = observed
         if index in fingerprints:
@@ -1004,12 +1022,13 @@ def settle_interrupted_run(hardware, journal_path, check_mode, parallel=None, mo
 # --------------------------------------------------------------------------- instances
 
 
-def fabric_partition_members(hardware):
-    """{GPU index: partition id} for the GPUs of active multi-GPU NVSwitch partitions
-    (empty where the host has no Fabric Manager)."""
+def fabric_partition_members(hardware, devices):
+    """{GPU index: partition id} for those of ``devices`` (the GPUs of the run; others are
+    not read) that belong to an active multi-GPU NVSwitch partition (empty where the host
+    has no Fabric Manager)."""
     from ._fabric import fabric_inventory
 
-    fabric = fabric_inventory(hardware.devices(), simulator=hardware.simulator)
+    fabric = fabric_inventory(devices, simulator=hardware.simulator)
     members = {}
     for partition in fabric.get("partitions", ()):
         if partition["active"] and len(partition["gpus"]) > 1:
@@ -1184,7 +1203,10 @@ class InstanceChange(object):
         creating = [work.index for work in works if any(step["op"] == "create_gi" for step in work.steps)]
         if not creating:
             return
-        members = self._fabric_members() if self._fabric_members else fabric_partition_members(self.hardware)
+        if self._fabric_members:
+            members = self._fabric_members()
+        else:
+            members = fabric_partition_members(self.hardware, [self.hardware.device(index) for index in sorted(self.desired)])
         refused = []
         for index in creating:
             if index not in members:
@@ -1337,7 +1359,7 @@ def mig_instance(session):
 
     def fabric_members():
         if "gpus" not in members:
-            members["gpus"] = fabric_partition_members(session.hardware)
+            members["gpus"] = fabric_partition_members(session.hardware, session.gpus)
         return members["gpus"]
 
     desired = desired_state(params, session.hardware, session.gpus, lambda index: index in fabric_members())

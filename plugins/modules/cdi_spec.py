@@ -35,8 +35,9 @@ extends_documentation_fragment:
 options:
   path:
     description:
-      - The spec file. The extension picks the format, V(.yaml)/V(.yml) for YAML (needs
-        PyYAML on the managed host) or V(.json) for JSON.
+      - The spec file, an absolute path (it is normalised, so V(..) is resolved). The
+        extension picks the format, V(.yaml)/V(.yml) for YAML (needs PyYAML on the managed
+        host) or V(.json) for JSON.
       - The default is the file C(nvidia-cdi-refresh.service) of the NVIDIA Container
         Toolkit writes, so the two never define the same devices twice. C(/var/run/cdi) is
         cleared on boot, like MIG instances are.
@@ -67,13 +68,16 @@ options:
   state:
     description:
       - V(present) writes the spec for the live state of the selected GPUs.
-      - V(absent) removes the file (no GPU access needed).
+      - V(absent) removes the file (no GPU access needed). A file that is not a CDI spec
+        (no C(cdiVersion) and C(kind)) is never removed; the module fails instead.
     type: str
     choices: [present, absent]
     default: present
   mode:
     description:
       - File mode of the spec, as an octal string such as V("0644").
+      - The container runtime runs the spec's hooks as root, so modes that let others
+        write the file, and set-id or sticky bits, are refused.
     type: raw
     default: "0644"
   dev_root:

@@ -92,12 +92,13 @@ options:
   fm_address:
     description:
       - Fabric Manager's TCP address, V(host) or V(host:port) (C(FM_CMD_BIND_INTERFACE),
-        C(FM_CMD_PORT_NUMBER)). Default V(127.0.0.1:6666).
+        C(FM_CMD_PORT_NUMBER)), a host name or IPv4 address and a port from 1 to 65535.
+        Default V(127.0.0.1:6666). Checked with O(simulator) too.
       - Mutually exclusive with O(fm_unix_socket).
     type: str
   fm_unix_socket:
     description:
-      - Path of Fabric Manager's unix socket, when C(FM_CMD_UNIX_SOCKET_PATH) is set.
+      - Absolute path of Fabric Manager's unix socket, when C(FM_CMD_UNIX_SOCKET_PATH) is set.
     type: path
   fm_backend:
     description:

@@ -44,8 +44,9 @@ options:
     required: true
   demand:
     description:
-      - What the fleet must provide, as a list of items, each with either O(demand[].profile)
-        or O(demand[].requirements), and O(demand[].count).
+      - What the fleet must provide, as a non-empty list of items, each with either
+        O(demand[].profile) or O(demand[].requirements) (naming at least one requirement),
+        and O(demand[].count).
     type: list
     elements: dict
     required: true

@@ -26,6 +26,7 @@ options:
   path:
     description:
       - Path of the host's state file. Its device tree is created at I(<path>.root).
+        An existing file that is not a simulated host is neither changed nor removed.
       - Defaults to O(simulator) (or E(GPUOPS_MIG_SIMULATOR)); one of them is required.
     type: path
   preset:

@@ -145,34 +145,10 @@ def start_playbook(playbook, extra_vars):
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
 
 
-#: Bugs this battery found that were not fixed when it was last run; the tests that show
-#: them are xfail(strict=True) with these reasons, so they fail (XPASS) once a bug is
-#: fixed and the mark has to go. File and function name where the fix belongs.
-KNOWN_BUGS = {
-    "backend-on-init-failure": "_module.open_hardware: a failure of nvmlInit carries no 'backend' field",
-    "cdi-absent-removes-any-file": "_cdi.spec_options/remove_spec: state=absent deletes whatever file path names "
-    "(no extension check, no check that it holds a CDI spec)",
-    "cdi-path-not-normalised": "_cdi.spec_options: path is neither required absolute nor normalised (relative paths "
-    "land in the module's working directory; '..' through a missing directory fails at rename)",
-    "cdi-unsafe-mode": "_cdi.parse_mode: accepts modes writable by others and set-id/sticky bits for a file whose "
-    "hooks the container runtime runs as root",
-    "simulated-host-traceback": "_nvml.manage_simulated_host: a path that is not a simulated host raises "
-    "SimulatorStateError (not a MigError): traceback instead of a failure naming 'path'",
-    "simulator-not-a-host": "_nvml.Hardware: a 'simulator' file that is not a simulated host is reported as "
-    "nvmlInit NVML_ERROR_DRIVER_NOT_LOADED instead of an input error naming 'simulator'",
-    "fm-address-unchecked": "_fabric.FabricManager.open: fm_address is never validated (and ignored with a simulator)",
-    "mig-mode-lost-gpu": "_reconcile.MigModeChange._apply: reading the GPUs after a failure on a lost GPU raises again, "
-    "so the result names nvmlDeviceGetMigMode instead of the failed call and loses actions and gpus",
-    "fabric-changed-after-partial-failure": "_fabric._run_plan/ensure_partition: a failure after completed "
-    "deactivations reports changed=false although partitions were deactivated",
-    "observe-reused-ci-id": "_reconcile._observe: a compute instance created just before a crash is not recognised "
-    "when the driver reused a CI id the plan had destroyed ('taken' includes ids of 'before' that done steps "
-    "destroyed); the step is redone -> INSUFFICIENT_RESOURCES, and the host cannot be settled by any later run",
-    "lost-gpu-outside-selection": "a lost GPU that is not selected still fails the run: gpu_info's fabric section, "
-    "mig_instance's fabric membership check and selection by UUID/bus id read every GPU",
-    "shutdown-failure-traceback": "_module.run_module/_nvml.Hardware.close: an nvmlShutdown failure escapes as a "
-    "traceback and hides the result of a run that already changed the host",
-}
+#: Bugs this battery found that are not fixed yet (none open now): {key: "file.function:
+#: problem"}. The tests that show one are marked ``known_bug(key)``, xfail(strict=True), so
+#: they fail (XPASS) once the bug is fixed and the mark has to go.
+KNOWN_BUGS = {}
 
 
 def known_bug(key, strict=True):

@@ -15,12 +15,12 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _nvml, _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import nvml_lib
-from reliability_support import HARDWARE_MODULES, known_bug, run_module
+from reliability_support import HARDWARE_MODULES, run_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,7 +172,6 @@ def test_every_failed_result_names_the_backend(host_factory, tmp_path, name):
     assert result.get("failed") and result["backend"] == "simulator", result
 
 
-@known_bug("backend-on-init-failure")
 @pytest.mark.parametrize("name", HARDWARE_MODULES)
 def test_a_failure_to_start_nvml_still_names_the_backend(tmp_path, name):
     """No driver on this machine: nvmlInit fails; the result says it was real NVML."""

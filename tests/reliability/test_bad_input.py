@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
-from reliability_support import journal_path, known_bug, make_host, run_module, tree_snapshot
+from reliability_support import journal_path, make_host, run_module, tree_snapshot
 
 #: ``args(ctx)`` builds the module arguments; ``option`` must appear in the message, and so
 #: must every string of ``valid`` (the valid choices, or the rule a value must follow).
@@ -346,20 +346,7 @@ def test_the_battery_is_large_enough_and_covers_every_module():
     assert set(case.module for case in CASES) == modules
 
 
-#: Cases that show a bug not fixed yet (reliability_support.KNOWN_BUGS).
-CASE_BUGS = {
-    "sh-path-is-not-a-host": "simulated-host-traceback",
-    "gi-simulator-is-not-a-host": "simulator-not-a-host",
-    "cdi-path-relative": "cdi-path-not-normalised",
-    "cdi-absent-on-a-file-that-is-not-a-spec": "cdi-absent-removes-any-file",
-    "cdi-mode-world-writable": "cdi-unsafe-mode",
-    "fp-address-malformed": "fm-address-unchecked",
-}
-
-
-@pytest.mark.parametrize(
-    "case", [pytest.param(case, id=case.id, marks=[known_bug(CASE_BUGS[case.id])] if case.id in CASE_BUGS else []) for case in CASES]
-)
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
 def test_bad_input_fails_before_anything_changes(tmp_path, monkeypatch, case):
     context = _prepare(tmp_path, case)
     args = case.args(context)

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from reliability_support import journal_path, lock_path, make_host, run_module, start_playbook, tree_snapshot
-from test_fault_matrix import host_gpus
+from reliability_plans import host_gpus
 
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "apply_layout.yml"
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_child.py")

@@ -16,8 +16,8 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils import _fabric
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
-from reliability_support import known_bug, make_host, run_module, tree_snapshot
-from test_fault_matrix import ERRORS, H100_INITIAL, host_gpus, mig_uuids
+from reliability_support import make_host, run_module, tree_snapshot
+from reliability_plans import ERRORS, H100_INITIAL, host_gpus, mig_uuids
 
 
 def _mode(path, index):
@@ -53,13 +53,7 @@ def _a100_host(directory):
 ENABLE = {"state": "enabled", "gpus": ["1", "2"]}
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        pytest.param(error, marks=[known_bug("mig-mode-lost-gpu")] if error == "NVML_ERROR_GPU_IS_LOST" else [])
-        for error in ERRORS["nvmlDeviceSetMigMode"]
-    ],
-)
+@pytest.mark.parametrize("error", ERRORS["nvmlDeviceSetMigMode"])
 def test_enabling_mig_with_a_failing_mode_change(host_dir, error):
     path = _a100_host(host_dir)
     bystander = mig_uuids(path)
@@ -115,8 +109,6 @@ def _disable_cases():
         for position in range(1, count + 1):
             for error in ERRORS[function]:
                 marks = [] if (position == 1 and error == "NVML_ERROR_UNKNOWN") else [pytest.mark.slow]
-                if error == "NVML_ERROR_GPU_IS_LOST":
-                    marks.append(known_bug("mig-mode-lost-gpu"))
                 cases.append(pytest.param(function, position, error, marks=marks,
                                           id="%s-%d-%s" % (function, position, error.replace("NVML_ERROR_", ""))))
     return cases
@@ -202,8 +194,6 @@ def _fm_cases():
             for position in range(1, positions + 1):
                 for error in FM_ERRORS[function]:
                     marks = [] if (position == 1 and error == "FM_ST_GENERIC_ERROR") else [pytest.mark.slow]
-                    if function == "fmActivateFabricPartition" or position > 1:  # steps were completed before
-                        marks.append(known_bug("fabric-changed-after-partial-failure"))
                     cases.append(pytest.param(backend, function, position, error, marks=marks,
                                               id="%s-%s-%d-%s" % (backend, function, position, error)))
     return cases

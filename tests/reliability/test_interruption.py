@@ -18,8 +18,8 @@ import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator.state import read_state
-from reliability_support import journal_path, known_bug, run_module
-from test_fault_matrix import PLANS, build_host, host_gpus, layout_key, mig_uuids, run_args
+from reliability_support import journal_path, run_module
+from reliability_plans import PLAN_CALLS, PLANS, build_host, host_gpus, layout_key, mig_uuids, run_args
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_child.py")
 RESHAPE = next(plan for plan in PLANS if plan.name == "h100-reshape")
@@ -127,7 +127,6 @@ def test_killed_between_steps_the_next_run_completes_the_plan(host_dir, reshape_
 
 
 @pytest.mark.slow
-@known_bug("observe-reused-ci-id", strict=False)  # only when the kill lands in that window
 @pytest.mark.parametrize("seed", range(8))
 def test_killed_at_a_random_point_the_next_run_converges(host_dir, reshape_final, seed):
     path = slow_host(host_dir)
@@ -159,15 +158,17 @@ def test_killed_then_another_layout_is_wanted(host_dir, seed):
 
 
 @pytest.mark.slow
-@known_bug("observe-reused-ci-id", strict=False)  # only when the kill lands in that window
 @pytest.mark.parametrize("seed", range(200, 204))
 def test_killed_then_a_run_on_other_gpus_rolls_the_interrupted_ones_back(host_dir, seed):
     """A run that does not address the interrupted GPUs returns them to their layout from
-    before the killed run, and does its own work."""
+    before the killed run (when the kill left a journal; else leaves them as they are),
+    and does its own work."""
     path = slow_host(host_dir)
     initial = dict((index, layout_key(gpu["gpu_instances"])) for index, gpu in host_gpus(path).items())
     before = mig_uuids(path)
     kill_after(start("mig_instance", run_args(RESHAPE, path)), random.Random(seed).uniform(0.3, RUN_SECONDS))
+    if not os.path.exists(journal_path(path)):  # killed before its first change or after its last
+        initial = dict((index, layout_key(gpu["gpu_instances"])) for index, gpu in host_gpus(path).items())
     simulated_host.update_host(path, latency={})
     other = {"simulator": path, "gpus": ["3"], "layout": ["1g.10gb"], "feature_gates": {"AutoEnableMig": True}}
     result = run_module("mig_instance", other)
@@ -215,22 +216,14 @@ def test_killed_mig_mode_the_next_run_converges(host_dir, seed):
 #: Every plan of the fault matrix; its steps per GPU are its calls in PLAN_CALLS.
 CRASH_PLANS = PLANS
 
-#: Crash points that show a bug not fixed yet: step 6 of h100-reshape creates the default
-#: compute instance of the kept 2g.20gb, whose CI ids 0 and 1 the plan destroyed just before.
-CRASH_BUGS = {("h100-reshape", 6): "observe-reused-ci-id"}
-
 
 def _crash_points():
-    from test_fault_matrix import PLAN_CALLS
-
     points = []
     for plan in CRASH_PLANS:
         steps = sum(PLAN_CALLS[plan.name].values())
         for step in range(steps):
             fast = plan.name == "h100-reshape" and step in (0, 3, 6, steps - 1)
             marks = [] if fast else [pytest.mark.slow]
-            if (plan.name, step) in CRASH_BUGS:
-                marks.append(known_bug(CRASH_BUGS[plan.name, step]))
             points.append(pytest.param(plan, step, marks=marks, id="%s-step%d" % (plan.name, step)))
     return points
 

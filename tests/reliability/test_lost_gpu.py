@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils import _nvml
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
-from reliability_support import HARDWARE_MODULES, known_bug, run_module, tree_snapshot
+from reliability_support import HARDWARE_MODULES, run_module, tree_snapshot
 
 LOST_HINT = "fallen off the bus"
 
@@ -49,9 +49,7 @@ def test_a_lost_gpu_fails_the_module_naming_the_gpu_and_the_error(dgx_with_lost_
     assert not (tmp_path / "cdi").exists()
 
 
-@pytest.mark.parametrize(
-    "name", ["mig_mode", pytest.param("mig_instance", marks=known_bug("lost-gpu-outside-selection")), "cdi_spec"]
-)
+@pytest.mark.parametrize("name", ["mig_mode", "mig_instance", "cdi_spec"])
 def test_gpus_selected_by_index_work_beside_a_lost_gpu(dgx_with_lost_gpu, tmp_path, name):
     args = _args(name, tmp_path, simulator=dgx_with_lost_gpu, gpus=["0", "1"])
     if name == "mig_mode":
@@ -63,10 +61,9 @@ def test_gpus_selected_by_index_work_beside_a_lost_gpu(dgx_with_lost_gpu, tmp_pa
 @pytest.mark.parametrize(
     "selection",
     [
-        pytest.param({"gpus": ["0"]}, id="index", marks=known_bug("lost-gpu-outside-selection")),
+        pytest.param({"gpus": ["0"]}, id="index"),
         pytest.param({"gpus": ["0"], "fabric": False}, id="index-without-fabric"),
-        pytest.param({"gpus": ["00000000:18:00.0"], "fabric": False}, id="bus-id-without-fabric",
-                     marks=known_bug("lost-gpu-outside-selection")),
+        pytest.param({"gpus": ["00000000:18:00.0"], "fabric": False}, id="bus-id-without-fabric"),
     ],
 )
 def test_gpu_info_reports_healthy_gpus_beside_a_lost_one(dgx_with_lost_gpu, selection):
@@ -121,7 +118,6 @@ def test_missing_nvml_bindings_fail_every_module_naming_the_package(host_factory
     assert result.get("failed") and "nvidia-ml-py" in result["msg"]
 
 
-@known_bug("shutdown-failure-traceback")
 @pytest.mark.parametrize("name", ["gpu_info", "mig_instance"])
 def test_a_failing_nvml_shutdown_does_not_hide_the_result(host_factory, tmp_path, name):
     """nvmlShutdown is the last call of every run; when the driver goes away just then,

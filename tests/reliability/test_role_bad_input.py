@@ -9,6 +9,8 @@ keeps the failure message; the simulated host's state file is checksummed around
 import json
 import os
 
+import pytest
+
 from reliability_support import journal_path, make_host
 
 MIG_PARTED = {"version": "v1", "mig-configs": {"small": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 2}}]}}
@@ -75,6 +77,7 @@ def _playbook(host_path, result_file):
     }]
 
 
+@pytest.mark.slow
 def test_bad_role_variables_fail_before_anything_changes(tmp_path, host_dir, playbook_runner):
     host_path = make_host(host_dir, "dgx-h100")
     playbook, result_file = tmp_path / "role_bad_input.yml", tmp_path / "result.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_support import known_bug, run_module, tree_snapshot
+from reliability_support import run_module, tree_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_FILES = sorted((REPO / "plugins").rglob("*.py"))
@@ -304,7 +304,6 @@ def test_a_failed_state_write_leaves_the_simulated_host_as_it_was(tmp_path, monk
 # ----------------------------------------------------------------------------- user paths
 
 
-@known_bug("cdi-absent-removes-any-file")
 def test_cdi_spec_absent_never_removes_a_file_that_is_not_a_cdi_spec(tmp_path):
     precious = tmp_path / "passwd"
     precious.write_text("root:x:0:0:root:/root:/bin/bash\n")
@@ -313,7 +312,6 @@ def test_cdi_spec_absent_never_removes_a_file_that_is_not_a_cdi_spec(tmp_path):
     assert result.get("failed") and result.get("option") == "path", result
 
 
-@known_bug("cdi-absent-removes-any-file")
 def test_cdi_spec_absent_never_removes_a_yaml_file_that_is_not_a_cdi_spec(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("version: v1\nmig-configs:\n  all-disabled:\n    - devices: all\n      mig-enabled: false\n")
@@ -322,7 +320,6 @@ def test_cdi_spec_absent_never_removes_a_yaml_file_that_is_not_a_cdi_spec(tmp_pa
     assert result.get("failed"), result
 
 
-@known_bug("cdi-path-not-normalised")
 def test_cdi_spec_rejects_a_relative_path_before_writing(host_factory, tmp_path, monkeypatch):
     simulator = host_factory("a30-x4", mig=False)
     monkeypatch.chdir(tmp_path)
@@ -331,7 +328,6 @@ def test_cdi_spec_rejects_a_relative_path_before_writing(host_factory, tmp_path,
     assert result.get("failed") and result.get("option") == "path", result
 
 
-@known_bug("cdi-path-not-normalised")
 def test_cdi_spec_normalises_a_path_with_dot_dot(host_factory, tmp_path):
     simulator = host_factory("a30-x4", mig=False)
     (tmp_path / "etc").mkdir()
@@ -342,7 +338,6 @@ def test_cdi_spec_normalises_a_path_with_dot_dot(host_factory, tmp_path):
     assert (tmp_path / "etc" / "nvidia.yaml").is_file()
 
 
-@known_bug("cdi-unsafe-mode")
 @pytest.mark.parametrize("mode", ["0666", "0646", "4755", "2755", "1777"])
 def test_cdi_spec_refuses_modes_that_let_others_rewrite_or_escalate(host_factory, tmp_path, mode):
     """A CDI spec names hooks the container runtime runs as root: a spec others can write,
@@ -354,7 +349,6 @@ def test_cdi_spec_refuses_modes_that_let_others_rewrite_or_escalate(host_factory
     assert result.get("failed") and result.get("option") == "mode", result
 
 
-@known_bug("simulated-host-traceback")
 def test_simulated_host_fails_cleanly_on_a_file_that_is_not_a_simulated_host(tmp_path):
     precious = tmp_path / "inventory.json"
     precious.write_text('{"hosts": ["a", "b"]}\n')
@@ -366,7 +360,6 @@ def test_simulated_host_fails_cleanly_on_a_file_that_is_not_a_simulated_host(tmp
     assert tree_snapshot(tmp_path) == before
 
 
-@known_bug("simulator-not-a-host")
 def test_a_simulator_option_naming_another_file_fails_naming_the_option(tmp_path):
     other = tmp_path / "inventory.json"
     other.write_text('{"hosts": []}\n')

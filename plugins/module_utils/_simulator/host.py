@@ -299,8 +299,8 @@ def create_host(path, preset, fabric_mode=None, reset_supported=True, processes=
         "mutating_calls": {},
         "fabric": _fabric(spec),
     }
-    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
-                           faults=faults, latency=latency, units=units))
+    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported,
+                              processes=processes, faults=faults, latency=latency, units=units))
     if replace and os.path.exists(state["root"]):
         shutil.rmtree(state["root"])
     directory = os.path.dirname(path)
@@ -324,15 +324,20 @@ def update_host(path, **options):
 
 
 def remove_host(path):
-    """Delete the host's state file, lock file and file tree; returns whether it existed."""
+    """Delete the host: its state file and every sidecar named ``<state file>.<suffix>``
+    (lock file, file tree, and what host-side tools keep per host, such as gpuops.mig's
+    reconfiguration lock and journal), so a host recreated at the same path starts clean.
+    Returns whether the host existed."""
     path = os.path.abspath(path)
     existed = os.path.exists(path)
-    root = _root(path)
-    if os.path.isdir(root):
-        shutil.rmtree(root)
-    for leftover in (path, path + ".lock"):
-        if os.path.exists(leftover):
-            os.unlink(leftover)
+    directory, name = os.path.split(path)
+    sidecars = [entry for entry in os.listdir(directory) if entry.startswith(name + ".")] if os.path.isdir(directory) else []
+    for entry in sidecars + [name]:
+        target = os.path.join(directory, entry)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            os.unlink(target)
     return existed
 
 

@@ -20,7 +20,8 @@ Reads take the state file's shared lock and reuse the parsed state while the fil
 unchanged (same device, inode, mtime and size); they never write. Mutating calls (and
 read calls that have an armed fault to count) take the exclusive lock, count themselves
 in ``mutating_calls`` and write the state back atomically. Latency (state["latency"]) is
-slept before the call: inside the lock for mutations, outside for reads.
+slept before the call and outside the state lock, so calls on different GPUs overlap as
+they do in the driver (the state update itself is short and serialised).
 
 Arrays with a caller-given size (possible placements, running processes) follow NVML's
 convention: a NULL array asks for the count (placements: SUCCESS; process lists:
@@ -906,10 +907,10 @@ class SimulatedNvmlLibrary(object):
             state = self._read()
         except (OSError, SimulatorStateError):
             return DRIVER_NOT_LOADED
+        _spend(machine.latency_for(state, name))
         if name in machine.MUTATING_FUNCTIONS or machine.fault_pending(state, name):
             code = self._run_locked(name, implementation, gpu_context, args)
         else:
-            _spend(machine.latency_for(state, name))
             code = self._run(_Call(name, state, False), implementation, gpu_context, args)
         if code == SUCCESS and lifecycle:
             self._initialized += -1 if name == "nvmlShutdown" else 1
@@ -918,7 +919,6 @@ class SimulatedNvmlLibrary(object):
     def _run_locked(self, name, implementation, gpu_context, args):
         try:
             with locked_state(self.state_path) as state:
-                _spend(machine.latency_for(state, name))
                 if name in machine.MUTATING_FUNCTIONS:
                     counts = state.setdefault("mutating_calls", {})
                     counts[name] = counts.get(name, 0) + 1

@@ -171,7 +171,7 @@ def test_without_pyyaml_yaml_paths_fail_clearly_and_json_still_works(tmp_path, m
 
 
 @pytest.mark.parametrize(
-    "given, mode", [("0644", 0o644), ("644", 0o644), ("0600", 0o600), (0o640, 0o640), ("2755", 0o2755)]
+    "given, mode", [("0644", 0o644), ("644", 0o644), ("0600", 0o600), (0o640, 0o640), ("0664", 0o664), ("0755", 0o755)]
 )
 def test_mode_accepts_octal_strings_and_parsed_integers(given, mode):
     assert _cdi.parse_mode(given) == mode
@@ -182,6 +182,14 @@ def test_bad_mode_fails_naming_the_option(given):
     with pytest.raises(InputError) as raised:
         _cdi.parse_mode(given)
     assert raised.value.option == "mode"
+
+
+@pytest.mark.parametrize("given", ["0666", "0646", "0777", "4755", "2755", "1777", "1644", 0o4644, 0o602])
+def test_modes_that_let_others_write_or_escalate_are_refused(given):
+    """The container runtime runs a spec's hooks as root: others must not be able to rewrite it."""
+    with pytest.raises(InputError) as raised:
+        _cdi.parse_mode(given)
+    assert raised.value.option == "mode" and "0644" in str(raised.value)
 
 
 def test_diff_lists_devices_with_their_nodes_before_and_after():

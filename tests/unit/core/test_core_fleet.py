@@ -161,3 +161,14 @@ def test_bad_strategy_is_refused():
     with pytest.raises(InputError) as error:
         plan_fleet(fleet(), DEMAND, "round-robin")
     assert error.value.option == "placement_strategy"
+
+
+@pytest.mark.parametrize(
+    "demand, option",
+    [([], "demand"), ([{"requirements": {}}], "demand[0].requirements"),
+     ([{"requirements": {"memory_gb": None, "count": 2}}], "demand[0].requirements")],
+)
+def test_an_empty_demand_or_requirement_is_refused(demand, option):
+    with pytest.raises(InputError) as refused:
+        plan_fleet(fleet(), demand, "best-fit")
+    assert refused.value.option == option

@@ -87,6 +87,37 @@ def test_a_failure_in_the_middle_of_a_plan_names_what_was_done(h100):
             _fabric._run_plan(FailingActivation(fm), plan, None)
     assert failure.value.completed == [{"action": "deactivate", "partition_id": 3}]
     assert "FM_ST_NVLINK_ERROR" in str(failure.value) and "after deactivate 3" in str(failure.value)
+    # The fabric did change: the module result says so, and says partition 3 stays down.
+    assert failure.value.details()["changed"] is True
+    assert "partition 3 was deactivated and is left so" in str(failure.value)
+    with _fabric.FabricManager.open(simulator=h100) as fm:
+        assert _fabric.active_ids(fm.partitions()) == []
+
+
+@pytest.mark.parametrize("address", ["fm-host", "10.0.0.7", "10.0.0.7:6666", "fm-1.example.com:1"])
+def test_well_formed_fm_addresses_are_accepted(h100, address):
+    assert request(h100, state="listed", fm_address=address)["partitions"]
+
+
+@pytest.mark.parametrize(
+    "params, option",
+    [
+        ({"fm_address": "fm-host:notaport"}, "fm_address"),
+        ({"fm_address": "fm-host:0"}, "fm_address"),
+        ({"fm_address": "fm-host:65536"}, "fm_address"),
+        ({"fm_address": "fm host"}, "fm_address"),
+        ({"fm_address": ""}, "fm_address"),
+        ({"fm_address": "http://fm-host:6666"}, "fm_address"),
+        ({"fm_unix_socket": "fm.sock"}, "fm_unix_socket"),
+        ({"fm_address": "fm-host", "fm_unix_socket": "/run/fm.sock"}, "fm_unix_socket"),
+    ],
+)
+def test_malformed_fm_addresses_are_refused_with_the_simulator_too(h100, params, option):
+    with pytest.raises(InputError) as refused:
+        request(h100, state="activated", partition_id=3, **params)
+    assert refused.value.option == option
+    with _fabric.FabricManager.open(simulator=h100) as fm:
+        assert _fabric.active_ids(fm.partitions()) == []
 
 
 def test_restore_in_check_mode_leaves_fabric_manager_waiting(h100):

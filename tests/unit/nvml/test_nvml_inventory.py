@@ -6,7 +6,9 @@ presets' published layouts, not from the code under test.
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
+from ansible_collections.gpuops.mig.plugins.module_utils._errors import HardwareError, InputError
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware, manage_simulated_host
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator.presets import PRESETS
 
 # preset -> (PCI device id as mig-parted writes it, NVML architecture, board memory MiB or None)
@@ -102,3 +104,59 @@ def test_select_rejects_a_malformed_device_filter(h100, entry):
         h100.select(device_filter=[entry])
     assert caught.value.option == "device_filter"
     assert "0x233010DE" in str(caught.value)
+
+
+def _host_with_lost_gpu(make_host, lost=5):
+    """(path, {index: (uuid, bus id)} read before GPU ``lost`` fell off the bus)."""
+    path = make_host("dgx-h100")
+    with Hardware(simulator=path) as hardware:
+        names = dict((device.index, (device.uuid, device.pci_bus_id)) for device in hardware.devices())
+    host.update_host(path, faults=[{"gpu": lost, "lost": True}])
+    return path, names
+
+
+@pytest.mark.parametrize("field", [0, 1], ids=["uuid", "bus-id"])
+def test_select_by_uuid_or_bus_id_works_beside_a_lost_gpu(make_host, open_hardware, field):
+    path, names = _host_with_lost_gpu(make_host)
+    hardware = open_hardware(path)
+    assert _indices(hardware.select([names[2][field]])) == [2]
+    assert _indices(hardware.healthy_devices()) == [0, 1, 2, 3, 4, 6, 7]
+
+
+@pytest.mark.parametrize("field", [0, 1], ids=["uuid", "bus-id"])
+def test_selecting_the_lost_gpu_by_uuid_or_bus_id_fails_with_its_error(make_host, open_hardware, field):
+    path, names = _host_with_lost_gpu(make_host)
+    with pytest.raises(HardwareError) as caught:
+        open_hardware(path).select([names[5][field]])
+    assert caught.value.error == "NVML_ERROR_GPU_IS_LOST" and caught.value.gpu == 5
+
+
+def test_a_simulator_file_that_is_not_a_simulated_host_is_an_input_error(tmp_path, make_host, open_hardware):
+    other = tmp_path / "inventory.json"
+    other.write_text('{"hosts": []}\n')
+    with pytest.raises(InputError) as caught:
+        Hardware(simulator=str(other))
+    assert caught.value.option == "simulator" and "not a gpuops.mig simulated host" in str(caught.value)
+    assert other.read_text() == '{"hosts": []}\n'
+    # Nothing was left installed: a real simulated host opens right after.
+    assert open_hardware(make_host("gh200")).device_count() == 1
+
+
+def test_a_failing_nvml_shutdown_is_returned_not_raised(make_host, open_hardware):
+    path = make_host("gh200")
+    host.update_host(path, faults=[{"function": "nvmlShutdown", "error": "NVML_ERROR_DRIVER_NOT_LOADED"}])
+    hardware = Hardware(simulator=path)
+    error = hardware.close()
+    assert error.call == "nvmlShutdown" and error.error == "NVML_ERROR_DRIVER_NOT_LOADED"
+    assert hardware.close() is None
+    assert open_hardware(path).device_count() == 1
+
+
+def test_simulated_host_administration_refuses_a_file_that_is_not_a_host(tmp_path):
+    other = tmp_path / "inventory.json"
+    other.write_text('{"hosts": ["a"]}\n')
+    for arguments in ({"state": "absent"}, {"preset": "gh200"}, {"reset_supported": False}):
+        with pytest.raises(InputError) as caught:
+            manage_simulated_host(str(other), **arguments)
+        assert caught.value.option == "path" and "simulated host" in str(caught.value)
+    assert other.read_text() == '{"hosts": ["a"]}\n'

@@ -98,33 +98,42 @@ def test_check_mode_reports_the_recovery_and_changes_nothing(interrupted):
     assert os.path.exists(journal_path(simulator))
 
 
-class DiesAfterCreating(object):
-    """Hardware whose process 'dies' right after the n-th GPU instance creation returns:
-    the driver did it, the journal never heard of it."""
+class DiesAfter(object):
+    """Hardware whose process 'dies' right after the n-th call of ``method`` returns: the
+    driver did it, the journal never heard of it."""
 
-    def __init__(self, hardware, creations):
+    def __init__(self, hardware, method, calls):
         self._hardware = hardware
-        self.left = creations
+        self._method = method
+        self.left = calls
 
     def __getattr__(self, name):
-        return getattr(self._hardware, name)
+        attribute = getattr(self._hardware, name)
+        if name != self._method:
+            return attribute
 
-    def create_gpu_instance(self, *args):
-        created = self._hardware.create_gpu_instance(*args)
-        self.left -= 1
-        if self.left == 0:
-            raise SystemExit("killed")
-        return created
+        def call(*args):
+            result = attribute(*args)
+            self.left -= 1
+            if self.left == 0:
+                raise SystemExit("killed")
+            return result
+
+        return call
+
+
+def _die_part_way(simulator, method, calls, layout, **options):
+    with opened(simulator) as hardware:
+        with pytest.raises(SystemExit):
+            run_change(DiesAfter(hardware, method, calls), layout, gpus=["0"], parallel=1, **options)
+    with open(journal_path(simulator)) as handle:
+        return json.load(handle)["gpus"]["0"]
 
 
 def test_a_step_done_but_not_journaled_is_recognised_and_not_repeated(make_host):
     simulator = make_host("dgx-h100")
-    with opened(simulator) as hardware:
-        with pytest.raises(SystemExit):
-            run_change(DiesAfterCreating(hardware, 2), ["3g.40gb", "2g.20gb", "1g.10gb"], gpus=["0"], parallel=1)
-    with open(journal_path(simulator)) as handle:
-        journaled = json.load(handle)["gpus"]["0"]["done"]
-    assert len(journaled) == 2  # GI 1 and its compute instance; GI 2 exists but is not journaled
+    entry = _die_part_way(simulator, "create_gpu_instance", 2, ["3g.40gb", "2g.20gb", "1g.10gb"])
+    assert len(entry["done"]) == 2  # GI 1 and its compute instance; GI 2 exists but is not journaled
     result = apply(simulator, ["3g.40gb", "2g.20gb", "1g.10gb"], gpus=["0"])
     assert result["recovered"] is True
     assert [action["action"] for action in result["actions"]] == [
@@ -135,3 +144,29 @@ def test_a_step_done_but_not_journaled_is_recognised_and_not_repeated(make_host)
     assert sorted(view.split("@")[0] for view in layouts(simulator)[0]) == ["1g.10gb", "2g.20gb", "3g.40gb"]
     assert mutating_calls(simulator)["nvmlDeviceCreateGpuInstanceWithPlacement"] == 3
     assert len(mig_uuids(simulator)) == 3
+
+
+@pytest.mark.parametrize(
+    "method, first, then, options",
+    [
+        # compute instances 0 and 1 are destroyed, the new default one gets id 0 again
+        ("create_compute_instance", [{"profile": "2g.20gb", "compute_instances": ["1c", "1c"]}], ["2g.20gb"], {}),
+        # the GPU instance is destroyed and recreated at its placement: the driver gives it the same id
+        ("create_gpu_instance", ["3g.40gb", "1g.10gb"], ["3g.40gb", "2g.20gb"], {"disruption": "recreate"}),
+    ],
+)
+def test_an_unjournaled_instance_with_an_id_the_plan_freed_is_recognised(make_host, method, first, then, options):
+    simulator = make_host("dgx-h100")
+    apply(simulator, first, gpus=["0"])
+    calls = mutating_calls(simulator)
+    entry = _die_part_way(simulator, method, 1, then, **options)
+    freed = set(step.get("ci", step.get("gi")) for step in entry["steps"] if step["op"].startswith("destroy"))
+    assert freed  # the plan destroyed instances whose ids the driver hands out again
+    result = apply(simulator, then, gpus=["0"], **options)
+    assert result["recovered"] is True
+    assert sorted(view.split(" ")[0] for view in layouts(simulator)[0]) == sorted(
+        view.split(" ")[0] for view in apply(simulator, then, gpus=["0"], check_mode=True, diff=True)["diff"]["after"]["gpu0"]
+    )
+    created = mutating_calls(simulator)["nvmlDeviceCreateGpuInstanceWithPlacement"] - calls.get("nvmlDeviceCreateGpuInstanceWithPlacement", 0)
+    assert created == sum(1 for step in entry["steps"] if step["op"] == "create_gi")  # none done twice
+    assert apply(simulator, then, gpus=["0"])["changed"] is False

@@ -29,8 +29,7 @@ class Element(object):
     def iter(self):
         yield self
         for child in self.children:
-            for element in child.iter():
-                yield element
+            yield from child.iter()
 
     def find_all(self, tag=None, css_class=None, **attrs):
         return [

@@ -31,7 +31,7 @@ def build_dgx_h100(path):
         for index in range(4):
             hardware.set_mig_mode(index, True)
         for index in (0, 1):
-            for _ in range(7):
+            for dummy in range(7):
                 gpu_instance = hardware.create_gpu_instance(index, H100_1G_10GB)
                 hardware.create_compute_instance(index, gpu_instance.gi_id, CI_1C)
         three = hardware.create_gpu_instance(2, H100_3G_40GB, Placement(0, 4))

@@ -127,3 +127,18 @@ def test_unset_suboptions_passed_as_none_take_their_defaults(tmp_path):
                                   "gpu": None, "persistent": False}]
     assert [gpu["lost"] for gpu in summary["gpus"]] == [False, False, True] + [False] * 5
     assert summary["units"]["nvidia-dcgm"] is True
+
+
+def test_remove_host_deletes_its_sidecar_files_and_nothing_else(tmp_path):
+    path = str(tmp_path / "node.json")
+    host.create_host(path, "a30-x4")
+    journal = tmp_path / "node.json.gpuops-mig-journal.json"
+    journal.write_text("{}")
+    neighbour = tmp_path / "node.json-notes.txt"
+    neighbour.write_text("keep")
+    other_host = tmp_path / "node2.json"
+    host.create_host(str(other_host), "a30-x4")
+    assert host.remove_host(path) is True
+    assert sorted(entry.name for entry in tmp_path.iterdir() if entry.name.startswith("node.json")) == ["node.json-notes.txt"]
+    assert other_host.exists()
+    assert host.remove_host(path) is False
