@@ -13,7 +13,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
-.PHONY: demo test venv install units integration lint sanity bench clean
+.PHONY: demo test venv install units integration reliability molecule lint sanity bench clean
 
 venv: $(VENV)/.installed
 
@@ -30,13 +30,19 @@ install: venv
 	@echo "installed gpuops.mig into $(INSTALL_ROOT)"
 
 demo: install
-	$(BIN)/ansible-playbook playbooks/demo.yml
+	$(BIN)/ansible-playbook -i inventories/simulated playbooks/demo.yml
 
 units: venv
 	$(BIN)/pytest -q tests/unit
 
 integration: install
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/integration
+
+reliability: install
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/reliability
+
+molecule: install
+	$(BIN)/molecule test --all
 
 lint: install
 	$(BIN)/ansible-lint --offline
@@ -44,8 +50,11 @@ lint: install
 sanity: venv
 	bash tests/sanity/run.sh
 
+# One pytest run (two workers: most tests wait on ansible-playbook processes), then molecule,
+# ansible-lint and ansible-test sanity.
 test: install
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/unit tests/integration tests/reliability
+	$(MAKE) --no-print-directory molecule
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory sanity
 
