@@ -610,18 +610,21 @@ def steps_from_plan(plan, profiles, deferred=(), enable=False, disable=False):
                 "label": by_id[gpu_instance.profile_id].name,
             }
         )
-    for gpu_instance, compute_profile in plan.create_compute:
+    # Compute instances go largest first: the driver puts each at its first free start, so a
+    # small one created first can take the only start a larger one has (2c in 3g on B200).
+    for gpu_instance, compute_profile in sorted(plan.create_compute, key=lambda pair: (pair[0].gi_id, -pair[1].slice_count)):
         steps.append(_create_ci(by_id[gpu_instance.profile_id], compute_profile.slice_count, compute_profile.profile_id, gi=gpu_instance.gi_id))
     pool = list(deferred)
     for profile, placement, compute_profiles in plan.create:
         gi_step = len(steps)
         steps.append({"op": "create_gi", "profile": profile.profile_id, "placement": list(placement), "label": profile.name})
         if compute_profiles:
-            steps.extend(_create_ci(profile, ci.slice_count, ci.profile_id, gi_step=gi_step) for ci in compute_profiles)
+            ordered = sorted(compute_profiles, key=lambda ci: -ci.slice_count)
+            steps.extend(_create_ci(profile, ci.slice_count, ci.profile_id, gi_step=gi_step) for ci in ordered)
             continue
         entry = _take_deferred(pool, profile, placement)
         if entry is not None:
-            slices = [None] if entry.compute is None else entry.compute
+            slices = [None] if entry.compute is None else sorted(entry.compute, reverse=True)
             steps.extend(_create_ci(profile, count, None, gi_step=gi_step) for count in slices)
     if disable:
         steps.append({"op": "set_mig_mode", "enabled": False, "label": "disable MIG"})
@@ -1156,7 +1159,7 @@ class InstanceChange(object):
             if device.mig_current is None:
                 if wanted.mig_enabled:
                     problems.append("GPU %d (%s) does not support MIG" % (index, device.name))
-            elif wanted.mig_enabled and not device.mig_current:
+            elif wanted.mig_enabled and wanted.wanted and not device.mig_current:
                 capabilities = capabilities_for(device.architecture)
                 if device.mig_pending:
                     problems.append("GPU %d: MIG mode is enabled but pending until the GPU is reset" % index)
@@ -1182,7 +1185,7 @@ class InstanceChange(object):
         current = self.hardware.gpu_instances(index)
         by_id = dict((profile.profile_id, profile) for profile in profiles)
         before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
-        enable = wanted.mig_enabled and not device.mig_current
+        enable = bool(wanted.mig_enabled and wanted.wanted and not device.mig_current)
         disable = False
         if not wanted.mig_enabled and device.mig_pending:
             if self.auto_enable_mig and not capabilities.mig_mode_change_requires_reset:

@@ -219,8 +219,10 @@ def _units(state, units):
         raise InputError("units", units, "must be a mapping of unit name to {active, gpus}")
     for name, spec in (units or {}).items():
         _check_keys("units.%s" % name, spec, ("active", "gpus"))
-        gpus = _given(spec, "gpus", list(range(len(state["gpus"]))))
-        result[name] = {"active": _check_bool("units.%s.active" % name, _given(spec, "active", False)),
+        # Unset fields keep what the unit had: starting a unit must not widen its GPU set.
+        known = result.get(name, {"active": False, "gpus": list(range(len(state["gpus"])))})
+        gpus = _given(spec, "gpus", known["gpus"])
+        result[name] = {"active": _check_bool("units.%s.active" % name, _given(spec, "active", known["active"])),
                         "gpus": [_check_index("units.%s.gpus" % name, index, state) for index in gpus]}
     return result
 

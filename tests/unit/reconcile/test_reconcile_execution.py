@@ -186,3 +186,26 @@ def test_gpus_are_reconfigured_by_one_worker_each(make_host, gates, parallel, me
         result = _reconcile.mig_instance(_session(probe, gates, parallel=parallel))
     assert probe.most == most
     assert len(result["mig_devices"]) == 16
+
+
+@pytest.mark.parametrize("preset", ["dgx-a100", "dgx-h100"])
+def test_state_absent_on_gpus_without_mig_is_a_no_change_run(make_host, preset):
+    simulator = make_host(preset, mig=False)
+    calls = mutating_calls(simulator)
+    result = apply(simulator, None)
+    assert result["changed"] is False
+    assert mutating_calls(simulator) == calls
+    with opened(simulator) as hardware:
+        assert not any(device.mig_current for device in hardware.devices())
+
+
+def test_compute_instances_are_created_so_that_each_finds_a_start(make_host):
+    # On B200 a 2c compute instance in a 3g GPU instance can only start at slice 0: asked
+    # for as [1c, 2c], the driver would put the 1c there first and refuse the 2c.
+    simulator = make_host("dgx-b200")
+    layout = [{"profile": "3g.90gb", "placement": 4, "compute_instances": ["1c", "2c"]}]
+    predicted = apply(simulator, layout, gpus=[0], check_mode=True)
+    done = apply(simulator, layout, gpus=[0])
+    assert predicted["changed"] is done["changed"] is True
+    assert layouts(simulator)[0] == ["3g.90gb@4:4 [1c.3g.90gb, 2c.3g.90gb]"]
+    assert apply(simulator, layout, gpus=[0])["changed"] is False

@@ -1,5 +1,6 @@
 """Simulated host lifecycle: presets, options, fabric section, units, paths."""
 
+import json
 import os
 
 import pytest
@@ -142,3 +143,18 @@ def test_remove_host_deletes_its_sidecar_files_and_nothing_else(tmp_path):
     assert sorted(entry.name for entry in tmp_path.iterdir() if entry.name.startswith("node.json")) == ["node.json-notes.txt"]
     assert other_host.exists()
     assert host.remove_host(path) is False
+
+
+def test_changing_a_unit_keeps_the_fields_not_given(tmp_path):
+    path = str(tmp_path / "node.json")
+    host.create_host(path, "dgx-h100", units={"dcgm-exporter": {"active": False, "gpus": [2, 3]}})
+    host.update_host(path, units={"dcgm-exporter": {"active": True}})
+    assert host.unit_states(path)["dcgm-exporter"] is True
+    assert _unit(path, "dcgm-exporter") == {"active": True, "gpus": [2, 3]}
+    host.update_host(path, units={"dcgm-exporter": {"gpus": [1]}})
+    assert _unit(path, "dcgm-exporter") == {"active": True, "gpus": [1]}
+
+
+def _unit(path, name):
+    with open(path) as handle:
+        return json.load(handle)["units"][name]
