@@ -11,16 +11,17 @@ import os
 import tempfile
 
 
-def write_atomically(path, text, mode, durable=True):
+def write_atomically(path, text, mode, durable=True, directory_mode=0o755):
     """Replace ``path`` with ``text`` (str) and file ``mode``, all at once.
 
-    The content goes to a temporary file in the same directory (created 0755 if missing),
-    gets its mode, and is renamed over ``path``: readers see the old file or the new one,
-    never a mix. ``durable`` fsyncs before the rename so a crash cannot leave an empty file.
+    The content goes to a temporary file in the same directory (a missing directory is
+    created with ``directory_mode``), gets its mode, and is renamed over ``path``: readers
+    see the old file or the new one, never a mix. ``durable`` fsyncs before the rename so a
+    crash cannot leave an empty file.
     """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+        os.makedirs(directory, directory_mode)
     handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w") as stream:

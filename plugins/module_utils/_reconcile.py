@@ -47,7 +47,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 import threading
 import time
 from collections import namedtuple
@@ -55,6 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ._capabilities import architecture_name, capabilities_for
 from ._errors import HardwareError, InputError, MigError, PlacementError
+from ._files import write_atomically
 from ._desired import desired_state, fingerprint, placement_items
 from ._model import Placement
 from ._nvml import mig_profile_name
@@ -142,21 +142,7 @@ def host_lock(path, timeout, module):
 
 
 def _write_json_atomically(path, document, mode=0o600):
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".journal.", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(document, indent=1, sort_keys=True), mode, directory_mode=0o700)
 
 
 class Journal(object):
