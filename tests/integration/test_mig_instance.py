@@ -17,7 +17,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import host_
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ansible_env  # noqa: E402  (the environment run_playbook uses)
+from playbook_runner import ansible_env  # noqa: E402  (the environment run_playbook uses)
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 

@@ -31,7 +31,7 @@ def write_inventory(tmp_path):
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory):
     """One run of the playbook: (CompletedProcess, its work directory)."""
-    from conftest import run_playbook
+    from playbook_runner import run_playbook
 
     work_dir = tmp_path_factory.mktemp("fleet")
     run = run_playbook(

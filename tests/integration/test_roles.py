@@ -74,7 +74,7 @@ def active_partition_gpus(state_path):
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """site.yml applied twice to the simulated inventory: (work dir, first run, second run)."""
-    from conftest import run_playbook
+    from playbook_runner import run_playbook
 
     work_dir = tmp_path_factory.mktemp("fleet")
     extra = {"gpuops_mig_simulator_dir": str(work_dir)}

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
 
-from conftest import opened
+from reconcile_support import opened
 
 BALANCED = """
 version: v1

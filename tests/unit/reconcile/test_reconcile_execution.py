@@ -13,7 +13,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils._feature_gates import r
 from ansible_collections.gpuops.mig.plugins.module_utils._module import Session
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
-from conftest import apply, journal_path, layouts, mig_uuids, mutating_calls, opened
+from reconcile_support import apply, journal_path, layouts, mig_uuids, mutating_calls, opened
 
 DRIVER_IDS = ("gi_id", "ci_id", "mig_uuid")
 

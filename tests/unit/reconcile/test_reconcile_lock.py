@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import LockTimeout, host_files, host_lock
 
-from conftest import apply, layouts, mutating_calls
+from reconcile_support import apply, layouts, mutating_calls
 
 BUILD_DEV = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "build", "dev"))
 HOLDER = r"""

@@ -7,7 +7,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import PlacementError
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
-from conftest import apply, layouts, opened
+from reconcile_support import apply, layouts, opened
 
 
 def change(path, enabled, gpus=None, check_mode=False, **options):

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
-from conftest import apply, interrupt_run, journal_path, layouts, mig_uuids, mutating_calls, opened, run_change
+from reconcile_support import apply, interrupt_run, journal_path, layouts, mig_uuids, mutating_calls, opened, run_change
 
 SLOW = {"nvmlDeviceCreateGpuInstanceWithPlacement": 0.1, "nvmlGpuInstanceCreateComputeInstance": 0.05}
 LAYOUT = ["2g.12gb", "1g.6gb", "1g.6gb"]
