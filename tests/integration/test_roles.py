@@ -141,7 +141,7 @@ def task_outcomes(stdout, task):
     """The outcome words (ok, changed, skipping, ...) printed under every run of a task."""
     outcomes = []
     for block in stdout.split("TASK [")[1:]:
-        title, _, body = block.partition("]")
+        title, dummy, body = block.partition("]")
         if title.endswith(task):
             outcomes += re.findall(r"^(ok|changed|skipping|fatal|failed): ", body, re.M)
     return outcomes

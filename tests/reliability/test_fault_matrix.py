@@ -91,7 +91,6 @@ def matrix():
     return cases
 
 
-
 def test_the_case_list_matches_what_the_plans_really_call(references):
     for plan in PLANS:
         measured = dict((name, count) for name, count in references[plan.name].calls_per_gpu.items() if count)

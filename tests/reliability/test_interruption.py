@@ -152,7 +152,7 @@ def test_killed_then_another_layout_is_wanted(host_dir, seed):
     assert result.get("failed") is not True, result.get("msg", result)
     gpus = host_gpus(path)
     for index in RESHAPE.gpus:
-        assert [(profile, placement) for profile, placement, _ in layout_key(gpus[index]["gpu_instances"])] == [(9, (0, 4)), (9, (4, 4))]
+        assert [(profile, placement) for profile, placement, dummy in layout_key(gpus[index]["gpu_instances"])] == [(9, (0, 4)), (9, (4, 4))]
     assert not os.path.exists(journal_path(path))
     untouched(path, before, RESHAPE._replace(keeps=[]))
 
