@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator.state import read_state
+from journal_watch import wait_for_journal_steps
 from reliability_support import journal_path, run_module
 from reliability_plans import PLAN_CALLS, PLANS, build_host, host_gpus, layout_key, mig_uuids, run_args
 
@@ -60,16 +61,7 @@ def kill_after(child, seconds):
 
 def kill_when_journal_has(child, path, steps):
     """SIGKILL ``child`` once its journal records ``steps`` completed steps on every GPU."""
-    deadline = time.time() + 60
-    while time.time() < deadline and child.poll() is None:
-        try:
-            with open(journal_path(path)) as handle:
-                journal = json.load(handle)
-        except (IOError, ValueError):
-            journal = None
-        if journal and all(len(gpu["done"]) >= steps for gpu in journal["gpus"].values()):
-            break
-        time.sleep(0.005)
+    wait_for_journal_steps(child, journal_path(path), steps)
     assert child.poll() is None, "the run ended before it could be interrupted"
     os.kill(child.pid, signal.SIGKILL)
     child.communicate()

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
+
+from journal_watch import wait_for_journal_steps
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child_run.py")
 
@@ -76,17 +77,8 @@ def interrupt_run(path, layout, steps_per_gpu, gpus=None):
     ``steps_per_gpu`` completed steps on every GPU (the host needs latency so the run is
     slow enough to be caught part way)."""
     child = subprocess.Popen([sys.executable, CHILD, path, json.dumps(layout), json.dumps(gpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
     try:
-        while time.time() < deadline and child.poll() is None:
-            try:
-                with open(journal_path(path)) as handle:
-                    journal = json.load(handle)
-            except (IOError, ValueError):
-                journal = None
-            if journal and all(len(gpu["done"]) >= steps_per_gpu for gpu in journal["gpus"].values()):
-                break
-            time.sleep(0.01)
+        wait_for_journal_steps(child, journal_path(path), steps_per_gpu, poll=0.01)
         assert child.poll() is None, "the run finished before it could be interrupted: %s" % (child.communicate(),)
     finally:
         child.kill()
