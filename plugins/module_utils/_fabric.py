@@ -207,7 +207,7 @@ PartitionGpu = namedtuple(
 Partition = namedtuple("Partition", ["partition_id", "active", "gpus"])
 
 #: What fabricmanager.cfg says (None fields: the key is absent).
-FabricConfig = namedtuple("FabricConfig", ["mode", "restart", "unix_socket"])
+FabricConfig = namedtuple("FabricConfig", ["mode", "restart", "unix_socket", "address"])
 
 
 def fm_return_name(code):
@@ -263,10 +263,14 @@ def parse_fabricmanager_cfg(text):
             return None
 
     restart = integer("FABRIC_MODE_RESTART")
+    address = None
+    if values.get("FM_CMD_BIND_INTERFACE") or values.get("FM_CMD_PORT_NUMBER"):
+        address = "%s:%s" % (values.get("FM_CMD_BIND_INTERFACE") or "127.0.0.1", values.get("FM_CMD_PORT_NUMBER") or 6666)
     return FabricConfig(
         mode=integer("FABRIC_MODE"),
         restart=None if restart is None else restart == 1,
         unix_socket=values.get("FM_CMD_UNIX_SOCKET_PATH") or None,
+        address=address,
     )
 
 
@@ -551,8 +555,11 @@ class FabricManager(object):
             return cls(library, fm_lib.fabricmanager_cfg(simulator))
         config_text = _read_text(config_path)
         if not (address or unix_socket) and config_text is not None:
-            # FM_CMD_UNIX_SOCKET_PATH set: FM listens there and not on TCP.
-            unix_socket = parse_fabricmanager_cfg(config_text).unix_socket
+            # FM_CMD_UNIX_SOCKET_PATH set: FM listens there and not on TCP; else where
+            # FM_CMD_BIND_INTERFACE / FM_CMD_PORT_NUMBER say.
+            config = parse_fabricmanager_cfg(config_text)
+            unix_socket = config.unix_socket
+            address = None if unix_socket else config.address
         if backend in ("auto", "libnvfm"):
             library = _load_libnvfm()
             if library is not None:
@@ -784,7 +791,7 @@ def active_ids(partitions):
     return sorted(partition.partition_id for partition in partitions if partition.active)
 
 
-def _after(partitions, actions):
+def after_plan(partitions, actions):
     """Partitions as they will be once ``actions`` ran (for check mode)."""
     active = set(active_ids(partitions))
     for action in actions:
@@ -824,17 +831,18 @@ def _check_vfs(mode, vfs, target):
 # -- module entry points -------------------------------------------------------------------
 
 
-def open_from_params(params):
+def open_from_params(params, config_path=FM_CONFIG_PATH):
     """FabricManager for a module's options (simulator, fm_backend, fm_address, fm_unix_socket)."""
     return FabricManager.open(
         simulator=params.get("simulator"),
         backend=params.get("fm_backend") or "auto",
         address=params.get("fm_address"),
         unix_socket=params.get("fm_unix_socket"),
+        config_path=config_path,
     )
 
 
-def _run_plan(fm, actions, vfs):
+def run_partition_plan(fm, actions, vfs):
     """Execute ``actions``; a failure after the first step names the steps already done."""
     done = []
     for action in actions:
@@ -931,6 +939,19 @@ def _refuse_mig(target, devices, mig_in_partitions):
         )
 
 
+def partition_plan(mode, partitions, target, state, vfs, exclusive, devices, mig_in_partitions):
+    """The actions that bring ``target`` to ``state``; every refusal (VFs, MIG, overlap)
+    is raised before anything changes."""
+    if state == "activated" and not target.active:
+        _check_vfs(mode, vfs, target)
+        _refuse_mig(target, devices, mig_in_partitions)
+    actions = plan_partition(partitions, target, state, exclusive, devices)
+    for action in actions:
+        if action["action"] == "activate" and vfs:
+            action["vfs"] = [format_pci(vf) for vf in vfs]
+    return actions
+
+
 def _target(params, partitions, devices, selected):
     """The partition ``partition_id`` or ``gpus`` names (None when neither is given)."""
     if params.get("partition_id") is not None:
@@ -983,18 +1004,15 @@ def ensure_partition(session):
         target = _target(params, partitions, devices, session.gpus)
         actions = []
         if state != "listed":
-            if state == "activated" and not target.active:
-                _check_vfs(mode, vfs, target)
-                _refuse_mig(target, devices, session.feature_gates.get("MigInFabricPartitions", True))
-            actions = plan_partition(partitions, target, state, params.get("exclusive"), devices)
-            for action in actions:
-                if action["action"] == "activate" and vfs:
-                    action["vfs"] = [format_pci(vf) for vf in vfs]
+            actions = partition_plan(
+                mode, partitions, target, state, vfs, params.get("exclusive"), devices,
+                session.feature_gates.get("MigInFabricPartitions", True),
+            )
         if actions and not session.check_mode:
-            _run_plan(fm, actions, vfs)
+            run_partition_plan(fm, actions, vfs)
             after = fm.partitions()
         else:
-            after = _after(partitions, actions)
+            after = after_plan(partitions, actions)
         result.update(changed=bool(actions), actions=actions, partitions=[describe_partition(p, devices) for p in after])
         if target is not None:
             result["partition"] = describe_partition(find_partition(after, target.partition_id), devices)

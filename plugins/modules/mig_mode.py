@@ -28,6 +28,7 @@ description:
 author: gpuops maintainers (@gpuops)
 extends_documentation_fragment:
   - gpuops.mig.common
+  - gpuops.mig.mig_change
 options:
   state:
     description:
@@ -36,23 +37,6 @@ options:
     type: str
     required: true
     choices: [enabled, disabled]
-  reset:
-    description:
-      - V(auto) resets the GPUs whose change is pending (Ampere, or a GPU that was busy
-        when the mode was requested), after stopping the active O(gpu_clients).
-      - V(never) leaves pending changes for the next reboot (RV(reboot_required)).
-    type: str
-    default: auto
-    choices: [auto, never]
-  gpu_clients:
-    description:
-      - systemd units that hold the GPUs (for example V(nvidia-dcgm),
-        V(nvidia-persistenced) consumers, a Kubernetes device plugin).
-      - Those that are active are stopped before MIG mode changes and started again
-        afterwards; inactive ones are left alone.
-    type: list
-    elements: str
-    default: []
   force:
     description:
       - When disabling MIG, destroy the GPU's MIG instances first, including instances that
@@ -188,17 +172,17 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT, mig_mode
+from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, mig_mode
+from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
 
 
 def main():
     module = AnsibleModule(
         argument_spec=common_argument_spec(
             state=dict(type="str", required=True, choices=["enabled", "disabled"]),
-            reset=dict(type="str", default="auto", choices=["auto", "never"]),
-            gpu_clients=dict(type="list", elements="str", default=[]),
             force=dict(type="bool", default=False),
             lock_timeout=dict(type="float", default=DEFAULT_LOCK_TIMEOUT),
+            **CHANGE_OPTIONS
         ),
         supports_check_mode=True,
     )

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _capabilities
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
 
@@ -245,13 +244,3 @@ def test_plan_places_a_demand_and_applies_it(tmp_path, playbook_runner):
     result = playbook_runner(PLAYBOOKS / "plan.yml", {"gpuops_mig_demand": [{"profile": "7g.80gb", "count": 9}]}, inventory=inventory)
     assert result.returncode != 0 and "the fleet has no room for part of the demand" in result.stdout
     assert layouts(tmp_path / "h100.json") == h100
-
-
-@pytest.mark.parametrize("architecture", [_capabilities.AMPERE, _capabilities.HOPPER, _capabilities.BLACKWELL])
-def test_architecture_data_agrees_with_the_capabilities(architecture):
-    """The mig role's fabric constraint per architecture is data; it must say what the core
-    enforces, or the role would refuse (or allow) what fabric_partition then allows (refuses)."""
-    capabilities = _capabilities.capabilities_for(architecture)
-    data = yaml.safe_load((REPO / "roles/mig/vars/architectures" / (capabilities.name + ".yml")).read_text())
-    assert data["mig_architecture"]["mig_in_multi_gpu_partitions"] == capabilities.mig_allowed_in_multi_gpu_partitions
-    assert data["mig_architecture"]["default_layout_preset"] in data["mig_architecture"]["layout_presets"]

@@ -110,7 +110,7 @@ def test_fabricmanager_cfg_is_read_like_the_shipped_file():
     config = _fabric.parse_fabricmanager_cfg(
         "LOG_LEVEL=4\n# FABRIC_MODE=1 in a comment\nFABRIC_MODE=2 \nFABRIC_MODE_RESTART=1\nFM_CMD_UNIX_SOCKET_PATH=\n"
     )
-    assert config == _fabric.FabricConfig(mode=2, restart=True, unix_socket=None)
+    assert config == _fabric.FabricConfig(mode=2, restart=True, unix_socket=None, address=None)
     assert _fabric.parse_fabricmanager_cfg("").mode is None
 
 
