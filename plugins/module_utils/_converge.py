@@ -240,15 +240,25 @@ def _diff_side(diffs, side):
 
 
 def _renamed(error, names):
-    """``error`` naming the caller's variable for the option (the roles pass their inventory
-    variable names in ``option_names``)."""
-    if not isinstance(error, InputError) or not names:
+    """``error`` naming the caller's variables instead of the options (the roles pass their
+    inventory variable names in ``option_names``): in the option it is about, and where its
+    message or valid values name other options."""
+    if type(error) is not InputError or not names:  # subclasses (mig-parted files) word their own messages
         return error
     head = re.split(r"[.\[]", error.option, maxsplit=1)[0]
-    if head not in names:
-        return error
-    option = names[head] + error.option[len(head):]
-    return InputError(option, error.value, error.problem, error.valid)
+    if error.option in names:
+        option = names[error.option]
+    elif head in names:
+        option = names[head] + error.option[len(head):]
+    else:
+        option = error.option
+    words = re.compile(r"\b(%s)\b" % "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True) if "." not in name))
+
+    def rename(text):
+        return words.sub(lambda match: names[match.group(1)], str(text))
+
+    valid = [rename(choice) for choice in error.valid] if error.valid is not None else None
+    return InputError(option, error.value, rename(error.problem), valid)
 
 
 def _check_multi_gpu_partitions(session, desired):

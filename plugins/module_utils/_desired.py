@@ -82,13 +82,10 @@ def desired_state(params, hardware, devices, uses_fabric_partitions=None):
     if not given and params.get("default_layout_preset"):
         params = dict(params, layout_preset=params["default_layout_preset"])
         given = ["layout_preset"]
-    if len(given) != 1:
-        raise InputError(
-            given[1] if len(given) > 1 else "layout",
-            params.get(given[1]) if len(given) > 1 else None,
-            "exactly one of %s is required (got %s)" % (", ".join(FORMS), ", ".join(given) or "none"),
-            valid=FORMS,
-        )
+    if len(given) > 1:
+        raise InputError(given[1], params[given[1]], "give at most one of %s (got %s)" % (", ".join(FORMS), ", ".join(given)))
+    if not given:
+        raise InputError("layout", None, "one of %s is required with state=present" % ", ".join(FORMS))
     form = given[0]
     if form == "mig_parted_config":
         return from_mig_parted(params["mig_parted_config"], hardware, devices)
@@ -260,7 +257,12 @@ def from_mig_parted(option, hardware, devices):
         raise InputError("mig_parted_config.%s" % unknown[0], option[unknown[0]], "unknown key", valid=keys)
     from ._migparted import load  # here: only this form needs it, and a module run compiles what it imports
 
-    config = load(option.get("file") or option["content"], option.get("name") or None)
+    try:
+        config = load(option.get("file") or option["content"], option.get("name") or None)
+    except InputError as error:
+        if option.get("name") and error.value == option["name"]:
+            raise InputError("mig_parted_config.name", option["name"], "no such config under mig-configs", error.valid)
+        raise
     desired = {}
     for device in devices:
         wanted = config.desired_for(device)
