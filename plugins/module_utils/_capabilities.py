@@ -196,3 +196,26 @@ def attempt_reset_by_default(virtualization_mode):
     False in a passthrough or vGPU guest: report ``reboot_required`` instead and leave the
     reset to the user (``reset: always``). True elsewhere, including an unknown mode."""
     return virtualization_mode not in _RESET_OWNED_BY_HYPERVISOR
+
+
+#: gpu_info's host-level deployment mode for each virtualization mode its GPUs report.
+_DEPLOYMENT_MODES = {
+    "none": "bare_metal",
+    "passthrough": "passthrough_guest",
+    "vgpu_guest": "vgpu_guest",
+    "vgpu_host": "vgpu_host",
+    "vsga_host": "vsga_host",
+}
+
+
+def deployment_mode(virtualization_modes):
+    """The host's deployment mode from its GPUs' virtualization modes: the one they share
+    (bare_metal, passthrough_guest, vgpu_guest, vgpu_host, ...), "mixed" when they differ,
+    None when no GPU says."""
+    said = set(mode for mode in virtualization_modes if mode is not None)
+    if not said:
+        return None
+    if len(said) > 1:
+        return "mixed"
+    mode = said.pop()
+    return _DEPLOYMENT_MODES.get(mode, mode)
