@@ -64,11 +64,11 @@ UNOFFERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument) if
 #: What NVML answers for a query the GPU or driver does not offer.
 UNANSWERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound) if pynvml else ()
 
-MIB = 1024 * 1024
-
 #: NVML_GPU_FABRIC_STATE_* and NVML_GPU_FABRIC_HEALTH_SUMMARY_* by the names gpu_info reports.
 FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
 FABRIC_HEALTH_SUMMARIES = {0: "not_supported", 1: "healthy", 2: "unhealthy", 3: "limited_capacity"}
+
+MIB = 1024 * 1024
 
 #: Where a real host exposes device nodes and the MIG capability minors.
 REAL_DEV_ROOT = "/"
