@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Compare a real GPU's nvml_dump.py output with the simulator's answers to the same queries.
 
     compare_dump.py REAL_DUMP.json [--preset NAME] [--nvml-dump PATH] [--board-only]
