@@ -25,7 +25,7 @@ __metaclass__ = type
 
 import re
 
-from ._capabilities import capabilities_for
+from ._capabilities import attempt_reset_by_default, capabilities_for
 from ._desired import desired_state
 from ._errors import InputError, MigError
 from ._reconcile import (
@@ -98,10 +98,14 @@ def placement_strategy(params, gates):
     return strategy
 
 
-def reset_for_mode_change(policy):
-    """``MigModeChange``'s reset argument for a ``reset`` option value."""
+def reset_for_mode_change(policy, hardware, devices):
+    """``MigModeChange``'s reset argument for a ``reset`` option value. ``auto`` leaves the
+    reset to a reboot on a passthrough or vGPU guest (its hypervisor usually refuses a
+    guest-initiated reset), as the GPUs themselves report; ``always`` tries it anyway."""
     if policy not in RESET_POLICIES:
         raise InputError("reset", policy, "unknown reset policy", valid=RESET_POLICIES)
+    if policy == "auto" and not all(attempt_reset_by_default(hardware.virtualization_mode(device.index)) for device in devices):
+        return "never"
     return "never" if policy == "never" else "auto"
 
 
@@ -143,7 +147,7 @@ class _Pass(object):
         self.session = session
         self.desired = desired
         self.apply_mode = bool(params.get("apply_mig_mode") or params.get("state") == "disabled")
-        self.reset = reset_for_mode_change(params.get("reset") or "auto")
+        self.reset = params.get("reset") or "auto"
         self.parallel = parallel_workers(session)
         self.timeout = lock_timeout(params)
         self.instance_options = dict(
@@ -170,9 +174,8 @@ class _Pass(object):
         results = []
         pending = set()
         if enable:
-            outcome = MigModeChange(self.hardware, enable, True, reset=self.reset, parallel=self.parallel).run(
-                check_mode, diff, self.timeout
-            )
+            reset = reset_for_mode_change(self.reset, self.hardware, enable)
+            outcome = MigModeChange(self.hardware, enable, True, reset=reset, parallel=self.parallel).run(check_mode, diff, self.timeout)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         instances = dict(
@@ -190,8 +193,9 @@ class _Pass(object):
             )
             results.append(change.run(check_mode, diff, self.timeout))
         if disable:
+            reset = reset_for_mode_change(self.reset, self.hardware, disable)
             outcome = MigModeChange(
-                self.hardware, disable, False, reset=self.reset, parallel=self.parallel, instances_removed_before=True
+                self.hardware, disable, False, reset=reset, parallel=self.parallel, instances_removed_before=True
             ).run(check_mode, diff, self.timeout)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
@@ -350,7 +354,7 @@ def mig_mode(session):
         session.hardware,
         session.gpus,
         params["state"] == "enabled",
-        reset=reset_for_mode_change(params["reset"]),
+        reset=reset_for_mode_change(params["reset"], session.hardware, session.gpus),
         gpu_clients=gpu_clients(params),
         force=params["force"],
         parallel=parallel_workers(session),

@@ -503,6 +503,7 @@ class MigModeChange(object):
                         if error.error not in RESET_UNAVAILABLE:
                             raise
                         reboot.add(index)
+                        actions.append({"gpu": index, "action": "reset_gpu", "refused": error.error})
                     else:
                         reset.add(index)
                         actions.append({"gpu": index, "action": "reset_gpu"})

@@ -20,7 +20,10 @@ description:
     O(gpu_clients) and starts them again afterwards, also when the change fails.
   - Where the host cannot reset a GPU (a VM with the GPU passed through) or with
     O(reset=never), the result is RV(reboot_required=true) with the pending GPUs in
-    RV(pending_gpus); the task reports a change and does not fail.
+    RV(pending_gpus); the task reports a change and does not fail. With the default
+    O(reset=auto) a GPU that reports itself as a passthrough or vGPU guest
+    (C(nvmlDeviceGetVirtualizationMode)) is not reset at all (hypervisors usually refuse
+    it, and mig-parted answers it with a reboot); O(reset=always) tries.
   - Runs hold a host-wide lock, so concurrent runs of this module and
     M(gpuops.mig.mig_instance) on one host take turns. A run of M(gpuops.mig.mig_instance)
     that was interrupted (killed, connection lost) is rolled back first
@@ -147,7 +150,8 @@ actions:
   description: >-
     What was done (or, in check mode, would be done), in order: C(stop_unit),
     C(destroy_compute_instance), C(destroy_gpu_instance), C(set_mig_mode) (with
-    C(activation_status) when NVML left the change pending), C(reset_gpu), C(start_unit);
+    C(activation_status) when NVML left the change pending), C(reset_gpu) (with C(refused)
+    and the NVML error when the host refused the reset), C(start_unit);
     plus the steps that rolled back an interrupted M(gpuops.mig.mig_instance) run.
   returned: always
   type: list
