@@ -65,3 +65,11 @@ class PlacementError(MigError):
 
     def details(self):
         return {"gpu": self.gpu, "blocking": self.blocking}
+
+
+class NvmlBindingsMissing(MigError):
+    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
+
+    def __init__(self, import_traceback):
+        self.traceback = import_traceback
+        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")

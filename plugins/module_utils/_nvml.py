@@ -36,7 +36,7 @@ import traceback
 from collections import namedtuple
 
 from ._capabilities import virtualization_mode_name
-from ._errors import HardwareError, InputError, MigError
+from ._errors import HardwareError, InputError, MigError, NvmlBindingsMissing
 from ._host import Host, run_command
 from ._model import (
     bus_id_key,
@@ -90,14 +90,6 @@ ERROR_HINTS = {
     "NVML_ERROR_LIB_RM_VERSION_MISMATCH": "the NVML library and the loaded kernel driver have different "
     "versions (reboot after a driver upgrade)",
 }
-
-
-class NvmlBindingsMissing(MigError):
-    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
-
-    def __init__(self, import_traceback):
-        self.traceback = import_traceback
-        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")
 
 
 def nvml_error_name(code):
