@@ -301,9 +301,37 @@ def converge(session):
         raise _renamed(error, session.params.get("option_names"))
 
 
+#: Virtualization modes the GPUs of a host may not report in each deployment mode (the
+#: inventory group the host is in): a vGPU hypervisor is an sriov host, and an sriov host
+#: runs the vGPU manager.
+DEPLOYMENT_MODE_CONTRADICTIONS = {
+    "bare_metal": ("vgpu_host", "vsga_host"),
+    "passthrough": ("vgpu_host", "vsga_host", "vgpu_guest"),
+    "sriov": ("none", "passthrough", "vgpu_guest"),
+}
+
+
+def _check_deployment_mode(session):
+    """Refuse a host whose GPUs contradict the deployment mode it is managed in."""
+    mode = session.params.get("deployment_mode")
+    if not mode:
+        return
+    reported = dict((device.index, session.hardware.virtualization_mode(device.index)) for device in session.gpus)
+    contradicting = sorted(index for index, reported_mode in reported.items() if reported_mode in DEPLOYMENT_MODE_CONTRADICTIONS[mode])
+    if contradicting:
+        raise InputError(
+            "deployment_mode",
+            mode,
+            "GPU(s) %s of this host report virtualization mode %s, which a %s host does not have; put the host in the "
+            "group of its deployment mode" % (", ".join(str(i) for i in contradicting), reported[contradicting[0]], mode),
+            valid=sorted(m for m, refused in DEPLOYMENT_MODE_CONTRADICTIONS.items() if reported[contradicting[0]] not in refused),
+        )
+
+
 def _converge(session):
     params = session.params
     hardware = session.hardware
+    _check_deployment_mode(session)
     clients = gpu_clients(params)
     cdi = cdi_options(params.get("cdi_spec"), hardware.host)
     members = {}

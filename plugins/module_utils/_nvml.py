@@ -825,7 +825,7 @@ def nvidia_smi_error_name(exit_status):
 FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
 
 #: The options of a simulated host that ``simulated_host`` manages (besides its preset).
-SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units")
+SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode")
 
 
 def simulator_presets():
@@ -854,6 +854,7 @@ def _managed_view(state):
         "preset": state["preset"],
         "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
         "reset_supported": state["reset_supported"],
+        "virtualization_mode": state.get("virtualization_mode"),
         "processes": state["processes"],
         "faults": state["faults"],
         "latency": state["latency"],
