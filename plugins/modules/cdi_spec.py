@@ -207,6 +207,7 @@ def main():
         module,
         lambda session: manage_spec(options, session.hardware, session.gpus, session.check_mode, session.diff),
         hardware=options.state == "present",
+        lock="shared",
     )
 
 

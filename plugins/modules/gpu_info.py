@@ -208,7 +208,7 @@ def main():
         argument_spec=common_argument_spec(fabric=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
-    run_module(module, lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]))
+    run_module(module, lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]), lock="shared")
 
 
 if __name__ == "__main__":
