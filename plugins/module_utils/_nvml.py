@@ -727,6 +727,16 @@ class Hardware(object):
             output = (completed.stdout + completed.stderr).strip()
             raise hardware_error("nvidia-smi --gpu-reset", nvidia_smi_error_name(completed.returncode), index, output)
 
+    @_uses_nvml
+    def reset_possible(self, index):
+        """Whether this host can reset the GPU: not where it is passed through to a VM
+        (there the driver answers RESET_REQUIRED/NOT_SUPPORTED and a reboot applies a MIG
+        mode change). A read, so check mode predicts what a real run meets."""
+        if self.simulator:
+            return bool(self._simulated_host.describe_host(self.simulator)["reset_supported"])
+        mode = self._optional(index, pynvml.nvmlDeviceGetVirtualizationMode, self._handle(index))
+        return mode != pynvml.NVML_GPU_VIRTUALIZATION_MODE_PASSTHROUGH
+
     # -- host services (systemd units that hold GPUs) ------------------------------------
 
     def stop_units(self, units):

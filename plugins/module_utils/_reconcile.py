@@ -568,6 +568,7 @@ class MigModeChange(object):
         self.gpu_clients = list(gpu_clients or ())
         self.force = force
         self.parallel = parallel
+        self._reset_possible = {}
 
     def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, lock=None):
         """Check, then apply (or predict) the change; ``lock`` is the host lock when the
@@ -630,7 +631,8 @@ class MigModeChange(object):
                 blocking=busy,
             )
         if self.reset == "auto":
-            held = [(device, self.hardware.processes(device.index)) for device in before if device.mig_current != self.enabled]
+            changing = [device for device in before if device.mig_current != self.enabled and self._resettable(device)]
+            held = [(device, self.hardware.processes(device.index)) for device in changing]
             held = [(device, processes) for device, processes in held if processes]
             if held:
                 raise PlacementError(
@@ -644,6 +646,12 @@ class MigModeChange(object):
                     blocking=[{"gpu": device.index, "processes": [p.pid for p in processes]} for device, processes in held],
                 )
         return doomed
+
+    def _resettable(self, device):
+        """Whether a reset of the GPU can work here (read once per GPU)."""
+        if device.index not in self._reset_possible:
+            self._reset_possible[device.index] = self.hardware.reset_possible(device.index)
+        return self._reset_possible[device.index]
 
     def _needs_request(self, device):
         return device.mig_pending != self.enabled
@@ -668,7 +676,7 @@ class MigModeChange(object):
                 if not capabilities_for(device.architecture).mig_mode_change_requires_reset:
                     current = self.enabled
             if current != self.enabled:
-                if self.reset == "auto":
+                if self.reset == "auto" and self._resettable(device):
                     actions.append({"gpu": device.index, "action": "reset_gpu"})
                     reset.add(device.index)
                     current = self.enabled
@@ -1370,8 +1378,8 @@ class InstanceChange(object):
 
         A journal found first is settled (``recovery_works``): GPUs wanted as it records
         complete its plan; the others go back to their layout from before it, and those
-        this run wants differently are planned once they are back (check mode plans them
-        from their present state).
+        this run wants differently are planned again once they are back (check mode
+        predicts their change from their present state).
         """
         lock_path, journal_path = host_files(self.hardware.simulator)
         with held_or_taken(lock, lock_path, lock_timeout, "gpuops.mig.mig_instance"):
@@ -1384,8 +1392,10 @@ class InstanceChange(object):
             completing = set(index for index, work in settling.items() if work.desired is not None)
             replanned = set(self.desired) & (set(settling) - completing)
             fresh = set(self.desired) - set(settling)
-            self._check_mig_mode(fresh | replanned if check_mode else fresh)
-            planned = self._plan_all(fresh | replanned if check_mode else fresh, fingerprints)
+            # Every GPU is checked and planned before the first change; those the journal
+            # rolls back are planned again once they are back (check mode: from now).
+            self._check_mig_mode(fresh | replanned)
+            planned = self._plan_all(fresh | replanned, fingerprints)
             before = self._per_gpu(lambda index: instance_records(self.hardware, index), set(settling))
             before.update((index, work.before) for index, work in planned.items() if index not in before)
             if check_mode:
@@ -1404,8 +1414,8 @@ class InstanceChange(object):
         return planned
 
     def _execute(self, journal_path, journal, settling, planned, replanned, fingerprints, kept):
-        """Settle the journal, then plan the GPUs it rolled back and run every plan. A
-        failure after the settling changed something says so (``changed``)."""
+        """Settle the journal, then plan the GPUs it rolled back again and run every plan.
+        A failure after the settling changed something says so (``changed``)."""
         executor = Executor(self.hardware, self.parallel)
         settled = executor.execute(journal_path, settling, journal, kept) if journal else {}
         settle_actions = _work_actions(settling, settled)
