@@ -621,15 +621,10 @@ class MigModeChange(object):
                 gpu=min(doomed),
                 blocking=[dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records],
             )
-        busy = [dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records if _busy(record)]
-        if busy:
-            raise PlacementError(
-                "MIG mode cannot be disabled: processes hold MIG instances that force would have to destroy, and NVML "
-                "refuses to destroy them (IN_USE): %s; stop those processes first"
-                % "; ".join("GPU %d: %s" % (record["gpu"], describe_record(record)) for record in busy),
-                gpu=busy[0]["gpu"],
-                blocking=busy,
-            )
+        _refuse_busy_records(
+            [dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records if _busy(record)],
+            "MIG mode cannot be disabled",
+        )
         if self.reset == "auto":
             changing = [device for device in before if device.mig_current != self.enabled and self._resettable(device)]
             held = [(device, self.hardware.processes(device.index)) for device in changing]
@@ -1577,11 +1572,17 @@ def _refuse_busy(works):
             )
             if held:
                 busy.append(dict(record, gpu=work.index))
+    _refuse_busy_records(busy, "the plan cannot be applied", "or choose a layout that keeps these instances")
+
+
+def _refuse_busy_records(busy, what, alternative=""):
+    """PlacementError for instance records (with ``gpu``) that processes hold and a change
+    would have to destroy: NVML refuses that (IN_USE), ``force`` or not."""
     if busy:
         raise PlacementError(
-            "the plan destroys instances that processes hold, and NVML refuses to destroy them even with force "
-            "(NVML_ERROR_IN_USE): %s; stop those processes first, or choose a layout that keeps these instances"
-            % "; ".join("GPU %d: %s" % (entry["gpu"], describe_record(entry)) for entry in busy),
+            "%s: it destroys instances that processes hold, and NVML refuses to destroy them even with force "
+            "(NVML_ERROR_IN_USE): %s; stop those processes first%s"
+            % (what, "; ".join("GPU %d: %s" % (entry["gpu"], describe_record(entry)) for entry in busy), alternative and ", " + alternative),
             gpu=busy[0]["gpu"],
             blocking=busy,
         )
