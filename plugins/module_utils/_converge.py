@@ -28,12 +28,12 @@ import re
 from ._capabilities import attempt_reset_by_default, capabilities_for
 from ._desired import desired_state
 from ._errors import InputError, MigError
+from ._lock import host_lock
 from ._reconcile import (
     MigModeChange,
     InstanceChange,
     RunFailed,
     fabric_partition_members,
-    host_lock,
 )
 
 #: A systemd unit name: systemd's characters, and no leading "-" that systemctl would take
@@ -159,7 +159,7 @@ class _Pass(object):
             mig_in_fabric_partitions=gates["MigInFabricPartitions"],
         )
 
-    def run(self, check_mode, diff, fabric_members):
+    def run(self, check_mode, diff, fabric_members, lock):
         devices = dict((index, self.hardware.device(index)) for index in self.desired)
         enable, disable = [], []
         if self.apply_mode:
@@ -175,7 +175,7 @@ class _Pass(object):
         pending = set()
         if enable:
             reset = reset_for_mode_change(self.reset, self.hardware, enable)
-            outcome = MigModeChange(self.hardware, enable, True, reset=reset, parallel=self.parallel).run(check_mode, diff, self.timeout)
+            outcome = MigModeChange(self.hardware, enable, True, reset=reset, parallel=self.parallel).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         instances = dict(
@@ -191,12 +191,12 @@ class _Pass(object):
                 enabled_before=[device.index for device in enable],
                 **self.instance_options
             )
-            results.append(change.run(check_mode, diff, self.timeout))
+            results.append(change.run(check_mode, diff, self.timeout, lock))
         if disable:
             reset = reset_for_mode_change(self.reset, self.hardware, disable)
             outcome = MigModeChange(
                 self.hardware, disable, False, reset=reset, parallel=self.parallel, instances_removed_before=True
-            ).run(check_mode, diff, self.timeout)
+            ).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         return _merge(results, pending)
@@ -342,13 +342,13 @@ def _converge(session):
         return members["gpus"]
 
     timeout = lock_timeout(params)
-    with host_lock(hardware.host.path("lock"), timeout, "gpuops.mig.mig_instance"):
+    with host_lock(hardware.host.path("lock"), timeout, "gpuops.mig.mig_instance") as lock:
         desired = desired_state(params, hardware, session.gpus, lambda index: index in fabric_members())
         _check_multi_gpu_partitions(session, desired)
         change = _Pass(session, desired)
-        result = change.run(True, session.diff, fabric_members)
+        result = change.run(True, session.diff, fabric_members, lock)
         if not session.check_mode and result["changed"]:
-            result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members))
+            result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members, lock))
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]
@@ -391,8 +391,8 @@ def mig_mode(session):
         parallel=parallel_workers(session),
     )
     timeout = lock_timeout(params)
-    with host_lock(session.hardware.host.path("lock"), timeout, "gpuops.mig.mig_mode"):
-        result = change.run(session.check_mode, session.diff, timeout)
+    with host_lock(session.hardware.host.path("lock"), timeout, "gpuops.mig.mig_mode") as lock:
+        result = change.run(session.check_mode, session.diff, timeout, lock)
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, session.hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]

@@ -35,7 +35,7 @@ import threading
 import traceback
 from collections import namedtuple
 
-from ._capabilities import virtualization_mode_name
+from ._capabilities import attempt_reset_by_default, virtualization_mode_name
 from ._errors import HardwareError, InputError, MigError, NvmlBindingsMissing
 from ._host import Host, run_command
 from ._model import (
@@ -774,6 +774,18 @@ class Hardware(object):
         if completed.returncode != 0:
             output = (completed.stdout + completed.stderr).strip()
             raise hardware_error("nvidia-smi --gpu-reset", nvidia_smi_error_name(completed.returncode), index, output)
+
+    @_uses_nvml
+    def reset_possible(self, index):
+        """Whether this host can reset the GPU: not from inside a VM the GPU is passed through
+        to (there the hypervisor refuses and a reboot applies a MIG mode change; the GPU says
+        so through its virtualization mode). A read, so check mode predicts what a real run
+        meets; a simulated host answers with its ``reset_supported``."""
+        if self.simulator:
+            from ._simulator import host as simulated_host
+
+            return bool(simulated_host.describe_host(self.simulator)["reset_supported"])
+        return attempt_reset_by_default(self.virtualization_mode(index))
 
 
 def _names_gpu(text, device):

@@ -208,6 +208,7 @@ def main():
         module,
         lambda session: manage_spec(options, session.hardware, session.gpus, session.check_mode, session.diff),
         hardware=Hardware if options.state == "present" else None,
+        lock="shared",
     )
 
 
