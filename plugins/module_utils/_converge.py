@@ -25,7 +25,7 @@ __metaclass__ = type
 
 import re
 
-from ._capabilities import attempt_reset_by_default, capabilities_for
+from ._capabilities import capabilities_for
 from ._desired import desired_state
 from ._errors import InputError, MigError
 from ._lock import host_lock
@@ -98,15 +98,13 @@ def placement_strategy(params, gates):
     return strategy
 
 
-def reset_for_mode_change(policy, hardware, devices):
-    """``MigModeChange``'s reset argument for a ``reset`` option value. ``auto`` leaves the
-    reset to a reboot on a passthrough or vGPU guest (its hypervisor usually refuses a
-    guest-initiated reset), as the GPUs themselves report; ``always`` tries it anyway."""
+def reset_policy(policy):
+    """The ``reset`` option, checked: ``auto`` resets where a reset can work (not from inside a
+    passthrough or vGPU guest, as the GPUs report; ``Hardware.reset_possible``), ``always``
+    tries it anyway, ``never`` leaves every pending change to a reboot."""
     if policy not in RESET_POLICIES:
         raise InputError("reset", policy, "unknown reset policy", valid=RESET_POLICIES)
-    if policy == "auto" and not all(attempt_reset_by_default(hardware.virtualization_mode(device.index)) for device in devices):
-        return "never"
-    return "never" if policy == "never" else "auto"
+    return policy
 
 
 def cdi_options(value, host):
@@ -147,7 +145,7 @@ class _Pass(object):
         self.session = session
         self.desired = desired
         self.apply_mode = bool(params.get("apply_mig_mode") or params.get("state") == "disabled")
-        self.reset = params.get("reset") or "auto"
+        self.reset = reset_policy(params.get("reset") or "auto")
         self.parallel = parallel_workers(session)
         self.timeout = lock_timeout(params)
         self.instance_options = dict(
@@ -174,8 +172,7 @@ class _Pass(object):
         results = []
         pending = set()
         if enable:
-            reset = reset_for_mode_change(self.reset, self.hardware, enable)
-            outcome = MigModeChange(self.hardware, enable, True, reset=reset, parallel=self.parallel).run(check_mode, diff, self.timeout, lock)
+            outcome = MigModeChange(self.hardware, enable, True, reset=self.reset, parallel=self.parallel).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         instances = dict(
@@ -193,9 +190,8 @@ class _Pass(object):
             )
             results.append(change.run(check_mode, diff, self.timeout, lock))
         if disable:
-            reset = reset_for_mode_change(self.reset, self.hardware, disable)
             outcome = MigModeChange(
-                self.hardware, disable, False, reset=reset, parallel=self.parallel, instances_removed_before=True
+                self.hardware, disable, False, reset=self.reset, parallel=self.parallel, instances_removed_before=True
             ).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
@@ -385,7 +381,7 @@ def mig_mode(session):
         session.hardware,
         session.gpus,
         params["state"] == "enabled",
-        reset=reset_for_mode_change(params["reset"], session.hardware, session.gpus),
+        reset=reset_policy(params["reset"]),
         gpu_clients=gpu_clients(params),
         force=params["force"],
         parallel=parallel_workers(session),

@@ -432,7 +432,8 @@ class MigModeChange(object):
                 raise failed_after(error, [] if check_mode else recovery["actions"])
         after = outcome.pop("devices")
         result = {
-            "changed": bool(outcome["actions"] or recovery["actions"]),
+            # a reset the host refused changed nothing
+            "changed": bool(recovery["actions"] or [action for action in outcome["actions"] if not action.get("refused")]),
             "gpus": [
                 gpu_summary(device, reset=index in outcome["reset"], reboot_required=index in outcome["reboot"])
                 for index, device in zip(self.indices, after)
@@ -470,8 +471,8 @@ class MigModeChange(object):
             [dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records if _busy(record)],
             "MIG mode cannot be disabled",
         )
-        if self.reset == "auto":
-            changing = [device for device in before if device.mig_current != self.enabled and self._resettable(device)]
+        if self.reset != "never":
+            changing = [device for device in before if device.mig_current != self.enabled and self._attempts_reset(device)]
             held = [(device, self.hardware.processes(device.index)) for device in changing]
             held = [(device, processes) for device, processes in held if processes]
             if held:
@@ -493,6 +494,11 @@ class MigModeChange(object):
             self._reset_possible[device.index] = self.hardware.reset_possible(device.index)
         return self._reset_possible[device.index]
 
+    def _attempts_reset(self, device):
+        """``reset``: ``auto`` resets where a reset can work, ``always`` tries it everywhere
+        (a refusal then leaves the change to a reboot), ``never`` leaves it to a reboot."""
+        return self.reset == "always" or (self.reset == "auto" and self._resettable(device))
+
     def _needs_request(self, device):
         return device.mig_pending != self.enabled
 
@@ -500,7 +506,7 @@ class MigModeChange(object):
         """Whether GPU clients must stop: for instances to destroy, for a mode that applies
         at once (Hopper and later), or for resets. Not for an Ampere request that waits
         for a reboot anyway."""
-        if doomed or (self.reset == "auto" and (requests or any(d.mig_current != self.enabled for d in before))):
+        if doomed or (self.reset != "never" and (requests or any(d.mig_current != self.enabled for d in before))):
             return True
         requested = [d for d in before if d.index in requests]
         return any(not capabilities_for(d.architecture).mig_mode_change_requires_reset for d in requested)
@@ -516,11 +522,13 @@ class MigModeChange(object):
                 if not capabilities_for(device.architecture).mig_mode_change_requires_reset:
                     current = self.enabled
             if current != self.enabled:
-                if self.reset == "auto" and self._resettable(device):
+                if self._attempts_reset(device) and self._resettable(device):
                     actions.append({"gpu": device.index, "action": "reset_gpu"})
                     reset.add(device.index)
                     current = self.enabled
                 else:
+                    if self._attempts_reset(device):
+                        actions.append({"gpu": device.index, "action": "reset_gpu", "refused": "NVML_ERROR_NOT_SUPPORTED"})
                     reboot.add(device.index)
             after.append(device._replace(mig_current=current, mig_pending=self.enabled))
         return {"actions": actions, "reset": reset, "reboot": reboot, "devices": after}
@@ -544,7 +552,7 @@ class MigModeChange(object):
                 for index in self.indices:
                     if self.hardware.device(index).mig_current == self.enabled or index in reboot:
                         continue
-                    if self.reset == "never":
+                    if not self._attempts_reset(self.hardware.device(index)):
                         reboot.add(index)
                         continue
                     try:
