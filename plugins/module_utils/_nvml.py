@@ -65,6 +65,7 @@ MIB = 1024 * 1024
 #: Where a real host exposes device nodes and the MIG capability minors.
 REAL_DEV_ROOT = "/"
 REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+REAL_DRIVER_ROOT = "/"
 
 #: ``nvmlProcessInfo_t.gpuInstanceId`` / ``computeInstanceId`` of a process not on MIG.
 NOT_ON_MIG = 0xFFFFFFFF
@@ -246,12 +247,14 @@ class Hardware(object):
                 raise InputError("simulator", simulator, str(error))
             self.dev_root = host_paths["dev_root"]
             self.mig_minors_path = host_paths["mig_minors_path"]
+            self.driver_root = host_paths["driver_root"]
             _enter_simulator(self.simulator, simulated_nvml_lib)
         else:
             self.simulator = None
             self.backend = "nvml"
             self.dev_root = REAL_DEV_ROOT
             self.mig_minors_path = REAL_MIG_MINORS_PATH
+            self.driver_root = REAL_DRIVER_ROOT
             _ensure_real_library()
         try:
             self._call(None, pynvml.nvmlInit)
