@@ -961,9 +961,9 @@ _SHARED_DIRECTORY_RULE = (
 
 def check_directory(path, allow_writable=False):
     """InputError when users other than root and this one could change the spec's
-    directory: it (or, for a missing one, its nearest existing ancestor) writable by group
-    or others, an ancestor writable by them without the sticky bit, or any of them owned
-    by another user."""
+    directory: it writable by group or others (for a missing directory: its nearest
+    existing ancestor, where another user could create it first), a directory above that
+    writable by them without the sticky bit, or any of these owned by another user."""
     if allow_writable:
         return
     directory, spec_directory = os.path.dirname(path), True
