@@ -111,3 +111,23 @@ def capture_driver_root(base):
             path.write_bytes(b"placeholder for a %s-byte driver file\n" % fields[2].encode())
             path.chmod(0o755 if "/bin/" in fields[0] else 0o644)
     return str(root)
+
+
+def capture_driver(base):
+    """The captured H200's driver files as discovery finds them, with host paths shown
+    under /usr/local/nvidia (where they were) instead of ``base``."""
+    from ansible_collections.gpuops.mig.plugins.module_utils._cdi_driver import discover
+
+    root = capture_driver_root(base)
+
+    def rebased(path):
+        return CAPTURE_ROOT + path[len(root):]
+
+    driver = discover(root, CAPTURE_VERSION)
+    return driver._replace(
+        root=CAPTURE_ROOT,
+        libraries=[library._replace(host_path=rebased(library.host_path)) for library in driver.libraries],
+        binaries=[(name, rebased(path)) for name, path in driver.binaries],
+        firmware=[(relative, rebased(path)) for relative, path in driver.firmware],
+        ipc=[(container, rebased(path)) for container, path in driver.ipc],
+    )
