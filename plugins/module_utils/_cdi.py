@@ -230,7 +230,7 @@ def present_capability_nodes(dev_root):
         entries = os.listdir(host_path(dev_root, CAPS_DIR))
     except OSError:
         return []
-    minors = sorted(int(entry[len("nvidia-cap"):]) for entry in entries if re.match(r"^nvidia-cap\d+$", entry))
+    minors = sorted(int(entry[len("nvidia-cap") :]) for entry in entries if re.match(r"^nvidia-cap\d+$", entry))
     return ["%s/nvidia-cap%d" % (CAPS_DIR, minor) for minor in minors]
 
 
@@ -267,14 +267,18 @@ def node_numbers_for(dev_root):
             majors.update(read_device_majors(host_path(dev_root, "/proc/devices")))
         numbered = _NUMBERED_NODE.match(path)
         if numbered:
-            driver, minor = ("nvidia-frontend", int(numbered.group(1))) if numbered.group(1) else (
-                "nvidia-caps", int(numbered.group(2)))
+            driver, minor = (
+                ("nvidia-frontend", int(numbered.group(1)))
+                if numbered.group(1)
+                else ("nvidia-caps", int(numbered.group(2)))
+            )
         else:
             driver, minor = _FIXED_NODE_NUMBERS[path]
         if majors.get(driver) is None:
             raise CdiError(
                 "device node %s is not a character device on the host and %s names no %s major: "
-                "is the nvidia driver loaded?" % (host_path(dev_root, path), host_path(dev_root, "/proc/devices"), driver),
+                "is the nvidia driver loaded?"
+                % (host_path(dev_root, path), host_path(dev_root, "/proc/devices"), driver),
                 path=host_path(dev_root, path),
             )
         return {"type": "c", "major": majors[driver], "minor": minor}
@@ -355,7 +359,9 @@ def _device_entries(gpus, mig_devices, strategies, mig_minors, mig_minors_path):
 
 def _parent_node(gpu):
     if gpu.minor is None:
-        raise CdiError("GPU %d (%s) reports no device minor number: its /dev/nvidia node is unknown" % (gpu.index, gpu.uuid))
+        raise CdiError(
+            "GPU %d (%s) reports no device minor number: its /dev/nvidia node is unknown" % (gpu.index, gpu.uuid)
+        )
     return "/dev/nvidia%d" % gpu.minor
 
 
@@ -453,7 +459,10 @@ def build_spec(
     else:
         entries = _device_entries(gpus, mig_devices, strategies, mig_minors, mig_minors_path)
     devices = [
-        {"name": name, "containerEdits": {"deviceNodes": [_device_node(path, dev_root, node_numbers) for path in paths]}}
+        {
+            "name": name,
+            "containerEdits": {"deviceNodes": [_device_node(path, dev_root, node_numbers) for path in paths]},
+        }
         for names, paths in entries
         for name in names
     ]
@@ -1143,7 +1152,9 @@ def live_spec(hardware, gpus, options):
     driver = _cdi_driver.discover(options.driver_root or hardware.driver_root, hardware.driver_version())
     hook_path = options.hook_path or (_cdi_driver.find_hook_binary() if options.hooks == "auto" else None)
     management = options.discovery_mode == "management"
-    mig_devices = [] if management else [mig for gpu in gpus if gpu.mig_current for mig in hardware.mig_devices(gpu.index)]
+    mig_devices = (
+        [] if management else [mig for gpu in gpus if gpu.mig_current for mig in hardware.mig_devices(gpu.index)]
+    )
     return build_spec(
         gpus,
         mig_devices,

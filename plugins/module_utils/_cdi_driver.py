@@ -193,10 +193,17 @@ def _link_soname(directory, name):
 def _candidate_libraries(root, pattern):
     """(name, host path) of the regular files matching ``pattern`` in the library
     directories and the ldcache of ``root``; one per real file and per name."""
-    paths = [under_root(root, "/" + directory) + "/" + entry for directory in library_dirs()
-             for entry in _listdir(under_root(root, "/" + directory)) if fnmatch.fnmatch(entry, pattern)]
-    paths += [under_root(root, cached) for cached in ldcache_paths(under_root(root, "/etc/ld.so.cache"))
-              if fnmatch.fnmatch(os.path.basename(cached), pattern)]
+    paths = [
+        under_root(root, "/" + directory) + "/" + entry
+        for directory in library_dirs()
+        for entry in _listdir(under_root(root, "/" + directory))
+        if fnmatch.fnmatch(entry, pattern)
+    ]
+    paths += [
+        under_root(root, cached)
+        for cached in ldcache_paths(under_root(root, "/etc/ld.so.cache"))
+        if fnmatch.fnmatch(os.path.basename(cached), pattern)
+    ]
     found, seen = [], set()
     for path in paths:
         name, real = os.path.basename(path), os.path.realpath(path)
@@ -269,7 +276,12 @@ def discover(root, version):
         raise _no_driver(root, version)
     binaries = [(name, path) for name, path in ((name, _first_executable(root, name)) for name in BINARIES) if path]
     return DriverFiles(
-        root=root, version=version, libraries=libraries, binaries=binaries, firmware=_firmware(root, version), ipc=_ipc(root)
+        root=root,
+        version=version,
+        libraries=libraries,
+        binaries=binaries,
+        firmware=_firmware(root, version),
+        ipc=_ipc(root),
     )
 
 

@@ -29,8 +29,18 @@ IMAGE = "localhost/gpuops-mig-cdi-test:bookworm"
 IMAGE_TAR = Path(os.environ.get("GPUOPS_MIG_TEST_IMAGE_TAR") or REPO / "build" / "container" / "bookworm-minbase.tar")
 DEBIAN_MIRROR = os.environ.get("GPUOPS_MIG_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 #: Options this engine needs here: runc (creates CDI device nodes), explicit ulimits, no network.
-PODMAN_RUN = ["run", "--rm", "--network", "none", "--runtime", "runc",
-              "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+PODMAN_RUN = [
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    "--runtime",
+    "runc",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+]
 #: Where podman reads specs when it has no --cdi-spec-dir (podman before 4.7, e.g. Debian 12's 4.3).
 RUNTIME_CDI_DIR = Path("/var/run/cdi")
 
@@ -63,8 +73,11 @@ def image(podman):
         IMAGE_TAR.parent.mkdir(parents=True, exist_ok=True)
         partial = IMAGE_TAR.with_suffix(".partial.tar")
         started = time.monotonic()
-        built = _run(["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", str(partial),
-                      DEBIAN_MIRROR], stdin=subprocess.DEVNULL, timeout=900)
+        built = _run(
+            ["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", str(partial), DEBIAN_MIRROR],
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+        )
         assert built.returncode == 0, built.stderr[-3000:]
         partial.rename(IMAGE_TAR)
         timings["mmdebstrap"] = time.monotonic() - started
@@ -105,17 +118,40 @@ def test_a_plain_container_gets_its_mig_device_driver_binaries_and_libraries(pod
     simulator = tmp_path / "dgx-h100.json"
     result_file = tmp_path / "result.json"
     try:
-        played = run_playbook(PLAYBOOK, extra_vars={"simulator": str(simulator), "spec_path": str(spec_path),
-                                                    "spec_kind": kind, "result_file": str(result_file)})
+        played = run_playbook(
+            PLAYBOOK,
+            extra_vars={
+                "simulator": str(simulator),
+                "spec_path": str(spec_path),
+                "spec_kind": kind,
+                "result_file": str(result_file),
+            },
+        )
         assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
-        assert json.loads(result_file.read_text())["devices"] == ["0:0", "0:1", "1", "2", "3", "4", "5", "6", "7", "all"]
+        assert json.loads(result_file.read_text())["devices"] == [
+            "0:0",
+            "0:1",
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "6",
+            "7",
+            "all",
+        ]
         spec = yaml.safe_load(spec_path.read_text())
         assert "hooks" not in spec["containerEdits"]  # works without the NVIDIA Container Toolkit
         nodes = dict((device["name"], device["containerEdits"]["deviceNodes"]) for device in spec["devices"])
         wanted = nodes["0:1"]
         started = time.monotonic()
-        ran = _run(podman + PODMAN_RUN + podman_options + ["--device", kind + "=0:1", image, "/bin/sh", "-c", CHECKS,
-                   "checks"] + [node["path"] for node in wanted])
+        ran = _run(
+            podman
+            + PODMAN_RUN
+            + podman_options
+            + ["--device", kind + "=0:1", image, "/bin/sh", "-c", CHECKS, "checks"]
+            + [node["path"] for node in wanted]
+        )
         print("podman run: %.1f s" % (time.monotonic() - started))
     finally:
         if spec_path.parent == RUNTIME_CDI_DIR and spec_path.exists():
@@ -123,8 +159,10 @@ def test_a_plain_container_gets_its_mig_device_driver_binaries_and_libraries(pod
     assert ran.returncode == 0, ran.stdout + ran.stderr
     lines = ran.stdout.splitlines()
     # the MIG device's parent and capability nodes, as the driver numbers them, and no other
-    majors = dict((line.split()[1], int(line.split()[0])) for line in
-                  (simulator.parent / (simulator.name + ".root") / "proc" / "devices").read_text().splitlines()[1:])
+    majors = dict(
+        (line.split()[1], int(line.split()[0]))
+        for line in (simulator.parent / (simulator.name + ".root") / "proc" / "devices").read_text().splitlines()[1:]
+    )
     for node in wanted:
         major = majors["nvidia-caps" if "nvidia-caps" in node["path"] else "nvidia-frontend"]
         assert "char %s %x:%x" % (node["path"], major, node["minor"]) in lines

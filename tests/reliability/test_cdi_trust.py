@@ -12,7 +12,7 @@ import yaml
 
 from reliability_support import run_module, tree_snapshot
 
-AMD_SPEC = "---\ncdiVersion: 0.5.0\nkind: amd.com/gpu\ndevices:\n  - name: \"0\"\n    containerEdits:\n      deviceNodes:\n        - path: /dev/kfd\n"
+AMD_SPEC = '---\ncdiVersion: 0.5.0\nkind: amd.com/gpu\ndevices:\n  - name: "0"\n    containerEdits:\n      deviceNodes:\n        - path: /dev/kfd\n'
 
 
 def _present(simulator, path, **options):
@@ -75,7 +75,9 @@ def test_a_shared_sticky_directory_above_the_spec_directory_is_fine(host_factory
         ("devices: [unclosed\n", "neither valid JSON nor valid YAML"),
     ],
 )
-def test_present_never_replaces_a_file_that_is_not_its_kind_of_spec_unless_forced(host_factory, tmp_path, content, problem):
+def test_present_never_replaces_a_file_that_is_not_its_kind_of_spec_unless_forced(
+    host_factory, tmp_path, content, problem
+):
     simulator = host_factory("a30-x4", mig=False)
     spec = tmp_path / "nvidia.yaml"
     spec.write_text(content)
@@ -93,8 +95,10 @@ def test_present_replaces_a_spec_of_its_own_kind_written_by_another_tool(host_fa
     """The default path is the file nvidia-ctk's nvidia-cdi-refresh writes: replacing it is the point."""
     simulator = host_factory("a30-x4", mig=False)
     spec = tmp_path / "nvidia.yaml"
-    spec.write_text("---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n  - name: gpu0\n    containerEdits:\n"
-                    "      deviceNodes:\n        - path: /dev/nvidia0\n")
+    spec.write_text(
+        "---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n  - name: gpu0\n    containerEdits:\n"
+        "      deviceNodes:\n        - path: /dev/nvidia0\n"
+    )
     result = _present(simulator, spec)
     assert result.get("failed") is not True and result["changed"] is True, result.get("msg")
 
@@ -139,8 +143,9 @@ def test_a_fifo_in_place_of_the_spec_never_hangs(host_factory, tmp_path, state):
     simulator = host_factory("a30-x4", mig=False)
     fifo = tmp_path / "nvidia.yaml"
     os.mkfifo(str(fifo))
-    result = _in_thread(lambda: run_module("cdi_spec", {"simulator": simulator, "path": str(fifo), "state": state,
-                                                        "hooks": "none"}))
+    result = _in_thread(
+        lambda: run_module("cdi_spec", {"simulator": simulator, "path": str(fifo), "state": state, "hooks": "none"})
+    )
     assert result is not None, "cdi_spec blocked on a FIFO"
     assert result.get("failed") and "FIFO" in result["msg"], result
     assert stat.S_ISFIFO(os.lstat(str(fifo)).st_mode)
@@ -159,7 +164,9 @@ def test_a_yaml_alias_bomb_is_refused_without_expanding_it(host_factory, tmp_pat
     simulator = host_factory("a30-x4", mig=False)
     spec = tmp_path / "nvidia.yaml"
     levels = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
-    levels += ["a%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]" % ((i, i) + (i - 1,) * 9) for i in range(1, 9)]
+    levels += [
+        "a%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]" % ((i, i) + (i - 1,) * 9) for i in range(1, 9)
+    ]
     spec.write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n" + "\n".join(levels) + "\n")
     result = _in_thread(lambda: _present(simulator, spec))
     assert result is not None, "an alias bomb in the spec file was expanded"

@@ -48,7 +48,13 @@ LIBRARIES = (
     ("libnvidia-tls", None),
     ("libnvidia-glcore", None),
 )
-BINARIES = ("nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control", "nvidia-cuda-mps-server")
+BINARIES = (
+    "nvidia-smi",
+    "nvidia-debugdump",
+    "nvidia-persistenced",
+    "nvidia-cuda-mps-control",
+    "nvidia-cuda-mps-server",
+)
 FIRMWARE = ("gsp_ga10x.bin", "gsp_tu10x.bin")
 #: Character device majors of the captured H200 (nvidia-uvm and nvidia-caps are dynamic).
 DEVICE_MAJORS = (("nvidia-frontend", 195), ("nvidia-uvm", 238), ("nvidia-caps", 241))
@@ -81,8 +87,25 @@ def shared_object(soname, machine=None):
     entries = ((4, hashtab), (5, strtab), (6, symtab), (10, len(strings)), (11, 24), (14, 1), (0, 0))
     total = dynamic + 16 * len(entries)
     image = struct.pack(
-        "<4sBBBB8xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 3, e_machine, 1, 0, header_size, 0, 0,
-        header_size, phdr_size, phdr_count, 64, 0, 0,
+        "<4sBBBB8xHHIQQQIHHHHHH",
+        b"\x7fELF",
+        2,
+        1,
+        1,
+        0,
+        3,
+        e_machine,
+        1,
+        0,
+        header_size,
+        0,
+        0,
+        header_size,
+        phdr_size,
+        phdr_count,
+        64,
+        0,
+        0,
     )
     image += struct.pack("<IIQQQQQQ", 1, 6, 0, 0, 0, total, total, 0x1000)  # PT_LOAD, RW
     image += struct.pack("<IIQQQQQQ", 2, 6, dynamic, dynamic, dynamic, 16 * len(entries), 16 * len(entries), 8)

@@ -41,7 +41,9 @@ def test_capture_spec_mounts_the_driver_libraries_and_their_so_1_links(capture_r
         assert mounts[LIBDIR + "/" + library + ".1"] == os.path.join(lib64, versioned)
     assert mounts[LIBDIR + "/libnvidia-nvvm.so.4"] == os.path.join(lib64, "libnvidia-nvvm.so." + CAPTURE_VERSION)
     # a library whose SONAME is its versioned name has no extra link
-    assert not [path for path in mounts if path.startswith(LIBDIR + "/libnvidia-glcore.so.") and CAPTURE_VERSION not in path]
+    assert not [
+        path for path in mounts if path.startswith(LIBDIR + "/libnvidia-glcore.so.") and CAPTURE_VERSION not in path
+    ]
     # hostPath under the driver root, container paths without it
     assert all(host.startswith(capture_root + "/") for host in mounts.values())
     assert not [path for path in mounts if capture_root in path or "/usr/local/nvidia" in path]
@@ -67,9 +69,16 @@ def test_without_a_hook_binary_there_are_no_hooks_and_with_one_nvidia_ctk_s_hook
     assert "hooks" not in _capture_spec(capture_root)["containerEdits"]
     hooks = _capture_spec(capture_root, hook_path="/usr/bin/nvidia-cdi-hook")["containerEdits"]["hooks"]
     assert [hook["args"] for hook in hooks] == [
-        ["nvidia-cdi-hook", "create-symlinks", "--link", "libcuda.so.1::%s/libcuda.so" % LIBDIR,
-         "--link", "libGLX_nvidia.so.%s::%s/libGLX_indirect.so.0" % (CAPTURE_VERSION, LIBDIR),
-         "--link", "libnvidia-opticalflow.so.1::%s/libnvidia-opticalflow.so" % LIBDIR],
+        [
+            "nvidia-cdi-hook",
+            "create-symlinks",
+            "--link",
+            "libcuda.so.1::%s/libcuda.so" % LIBDIR,
+            "--link",
+            "libGLX_nvidia.so.%s::%s/libGLX_indirect.so.0" % (CAPTURE_VERSION, LIBDIR),
+            "--link",
+            "libnvidia-opticalflow.so.1::%s/libnvidia-opticalflow.so" % LIBDIR,
+        ],
         ["nvidia-cdi-hook", "enable-cuda-compat", "--host-driver-version=" + CAPTURE_VERSION],
         ["nvidia-cdi-hook", "update-ldcache", "--folder", LIBDIR],
         ["nvidia-cdi-hook", "disable-device-node-modification"],
@@ -124,7 +133,9 @@ def test_libraries_outside_the_standard_directories_are_found_through_the_ldcach
     libdir.mkdir(parents=True)
     (libdir / "libcuda.so.580.159.04").write_bytes(driver_files.shared_object("libcuda.so.1"))
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "ld.so.cache").write_bytes(_ldcache(["/opt/vendor/lib/libcuda.so.580.159.04", "/lib/libc.so.6"]))
+    (tmp_path / "etc" / "ld.so.cache").write_bytes(
+        _ldcache(["/opt/vendor/lib/libcuda.so.580.159.04", "/lib/libc.so.6"])
+    )
     driver = _cdi_driver.discover(str(tmp_path), CAPTURE_VERSION)
     assert driver.libraries == [
         _cdi_driver.Library("libcuda.so.580.159.04", str(libdir / "libcuda.so.580.159.04"), "libcuda.so.1")
@@ -161,8 +172,11 @@ def _safe_discover(root):
 
 
 def test_simulated_driver_root_has_real_elf_libraries_binaries_and_firmware(tmp_path):
-    state = {"root": str(tmp_path), "driver_version": "570.172.08",
-             "gpus": [{"index": 0, "board": "H100-SXM5-80GB", "uuid": "GPU-1"}]}
+    state = {
+        "root": str(tmp_path),
+        "driver_version": "570.172.08",
+        "gpus": [{"index": 0, "board": "H100-SXM5-80GB", "uuid": "GPU-1"}],
+    }
     driver_files.build_tree(state)
     driver = _cdi_driver.discover(driver_files.driver_root(str(tmp_path)), "570.172.08")
     sonames = dict((library.name, library.soname) for library in driver.libraries)
@@ -170,18 +184,24 @@ def test_simulated_driver_root_has_real_elf_libraries_binaries_and_firmware(tmp_
     assert sonames["libnvidia-glcore.so.570.172.08"] == "libnvidia-glcore.so.570.172.08"
     assert [name for name, path in driver.binaries][:2] == ["nvidia-smi", "nvidia-debugdump"]
     assert [relative for relative, path in driver.firmware] == [
-        "nvidia/570.172.08/gsp_ga10x.bin", "nvidia/570.172.08/gsp_tu10x.bin"]
+        "nvidia/570.172.08/gsp_ga10x.bin",
+        "nvidia/570.172.08/gsp_tu10x.bin",
+    ]
     smi = dict(driver.binaries)["nvidia-smi"]
     assert "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)" in open(smi).read()
     assert _cdi.read_device_majors(str(tmp_path / "proc" / "devices")) == {
-        "nvidia-frontend": 195, "nvidia-uvm": 238, "nvidia-caps": 241}
+        "nvidia-frontend": 195,
+        "nvidia-uvm": 238,
+        "nvidia-caps": 241,
+    }
 
 
 def test_nodes_that_are_not_character_devices_get_the_driver_s_numbers(tmp_path):
     (tmp_path / "dev" / "nvidia-caps").mkdir(parents=True)
     (tmp_path / "proc").mkdir()
-    (tmp_path / "proc" / "devices").write_text("Character devices:\n195 nvidia\n508 nvidia-uvm\n234 nvidia-caps\n"
-                                               "\nBlock devices:\n  8 sd\n")
+    (tmp_path / "proc" / "devices").write_text(
+        "Character devices:\n195 nvidia\n508 nvidia-uvm\n234 nvidia-caps\n" "\nBlock devices:\n  8 sd\n"
+    )
     numbers = _cdi.node_numbers_for(str(tmp_path))
     assert numbers("/dev/nvidia3") == {"type": "c", "major": 195, "minor": 3}
     assert numbers("/dev/nvidiactl") == {"type": "c", "major": 195, "minor": 255}
@@ -203,14 +223,19 @@ def test_existing_character_devices_are_left_to_the_runtime_to_stat(tmp_path):
 def test_management_spec_has_one_all_device_with_every_gpu_and_capability_node(capture_root):
     gpus, migs = dgx_h100_mixed()
     spec = _cdi.build_spec(
-        gpus, migs, kind=_cdi.MANAGEMENT_KIND, discovery_mode="management",
+        gpus,
+        migs,
+        kind=_cdi.MANAGEMENT_KIND,
+        discovery_mode="management",
         capability_nodes=["/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2"],
         driver=_cdi_driver.discover(capture_root, CAPTURE_VERSION),
     )
     assert [device["name"] for device in spec["devices"]] == ["all"]
     paths = [node["path"] for node in spec["devices"][0]["containerEdits"]["deviceNodes"]]
     assert paths == ["/dev/nvidia%d" % index for index in range(8)] + [
-        "/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2"]
+        "/dev/nvidia-caps/nvidia-cap1",
+        "/dev/nvidia-caps/nvidia-cap2",
+    ]
     assert spec["kind"] == "management.nvidia.com/gpu" and _cdi.spec_problems(spec) == []
 
 
@@ -220,7 +245,10 @@ def test_capability_nodes_present_under_dev_root_in_minor_order(tmp_path):
     for name in ("nvidia-cap22", "nvidia-cap2", "nvidia-cap1", "stray"):
         (caps / name).write_text("")
     assert _cdi.present_capability_nodes(str(tmp_path)) == [
-        "/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2", "/dev/nvidia-caps/nvidia-cap22"]
+        "/dev/nvidia-caps/nvidia-cap1",
+        "/dev/nvidia-caps/nvidia-cap2",
+        "/dev/nvidia-caps/nvidia-cap22",
+    ]
 
 
 def test_full_gpu_spec_with_a_driver_has_no_duplicate_mounts(capture_root):
