@@ -923,9 +923,9 @@ def read_existing(path):
     return ExistingFile(True, content, problem, stat.S_IMODE(info.st_mode))
 
 
-def load_spec(path):
-    """The spec stored at ``path``: None when there is no file, {} when it is no readable spec."""
-    existing = read_existing(path)
+def _content_before(existing):
+    """The spec an existing file held for results and diffs: None when there was no file,
+    {} when it held no readable spec."""
     if not existing.found:
         return None
     return existing.content if existing.content is not None else {}
@@ -1021,7 +1021,7 @@ def ensure_spec(path, spec, mode, check_mode=False, force=False, allow_writable_
     problem = _foreign(existing, spec["kind"]) if existing.found else None
     if problem and not force:
         raise InputError("path", path, "%s: refusing to replace it (force=true replaces it)" % problem)
-    before = load_spec(path)
+    before = _content_before(existing)
     content_changed = problem is not None or not existing.found or not same_content(existing.content, spec)
     mode_changed = not content_changed and existing.mode != mode
     if check_mode:
