@@ -190,6 +190,19 @@ def _link_soname(directory, name):
     return None
 
 
+def _cached_libraries(root, pattern):
+    """Host paths of the files the ldcache of ``root`` leads to whose name matches
+    ``pattern``: the cache lists SONAME links (``libcuda.so.1``), so each entry counts by
+    the file it resolves to, when that stays below ``root``."""
+    found = []
+    for cached in ldcache_paths(under_root(root, "/etc/ld.so.cache")):
+        real = os.path.realpath(under_root(root, cached))
+        inside = os.path.normpath(root) == "/" or real.startswith(os.path.normpath(root) + "/")
+        if inside and fnmatch.fnmatch(os.path.basename(real), pattern):
+            found.append(real)
+    return found
+
+
 def _candidate_libraries(root, pattern):
     """(name, host path) of the regular files matching ``pattern`` in the library
     directories and the ldcache of ``root``; one per real file and per name."""
@@ -199,13 +212,8 @@ def _candidate_libraries(root, pattern):
         for entry in _listdir(under_root(root, "/" + directory))
         if fnmatch.fnmatch(entry, pattern)
     ]
-    paths += [
-        under_root(root, cached)
-        for cached in ldcache_paths(under_root(root, "/etc/ld.so.cache"))
-        if fnmatch.fnmatch(os.path.basename(cached), pattern)
-    ]
     found, seen = [], set()
-    for path in paths:
+    for path in paths + _cached_libraries(root, pattern):
         name, real = os.path.basename(path), os.path.realpath(path)
         if _is_regular(path) and name not in seen and real not in seen:
             seen.update((name, real))

@@ -142,6 +142,21 @@ def test_libraries_outside_the_standard_directories_are_found_through_the_ldcach
     ]
 
 
+def test_a_driver_outside_the_standard_directories_is_found_through_the_ldcache_s_links(tmp_path):
+    """The captured host: driver root /, driver in /usr/local/nvidia/lib64, which only
+    ld.so.conf.d names; its ldcache lists libcuda.so.1, not libcuda.so.580.159.04."""
+    capture_driver_root(tmp_path)
+    cached = ["/usr/local/nvidia/lib64/%s.so.1" % name for name in ("libcuda", "libnvidia-ml")]
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "ld.so.cache").write_bytes(_ldcache(cached))
+    driver = _cdi_driver.discover(str(tmp_path), CAPTURE_VERSION)
+    lib64 = str(tmp_path / "usr" / "local" / "nvidia" / "lib64")
+    assert [(library.name, library.host_path, library.soname) for library in driver.libraries] == [
+        ("%s.so.%s" % (name, CAPTURE_VERSION), "%s/%s.so.%s" % (lib64, name, CAPTURE_VERSION), name + ".so.1")
+        for name in ("libcuda", "libnvidia-ml")
+    ]
+
+
 def test_sonames_are_read_from_the_elf_file(tmp_path):
     library = tmp_path / "libnvidia-nvvm.so.580.159.04"
     library.write_bytes(driver_files.shared_object("libnvidia-nvvm.so.4"))
