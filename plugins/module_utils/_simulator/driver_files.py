@@ -28,6 +28,8 @@ import os
 import platform
 import struct
 
+from .._cdi_driver import BINARIES as DRIVER_BINARIES
+from .._cdi_driver import triplet
 from .._files import write_atomically
 from .boards import BOARDS
 
@@ -48,24 +50,14 @@ LIBRARIES = (
     ("libnvidia-tls", None),
     ("libnvidia-glcore", None),
 )
-BINARIES = (
-    "nvidia-smi",
-    "nvidia-debugdump",
-    "nvidia-persistenced",
-    "nvidia-cuda-mps-control",
-    "nvidia-cuda-mps-server",
-)
+#: The driver binaries CDI mounts, without IMEX (a separate package the captured host lacks).
+BINARIES = tuple(name for name in DRIVER_BINARIES if not name.startswith("nvidia-imex"))
 FIRMWARE = ("gsp_ga10x.bin", "gsp_tu10x.bin")
 #: Character device majors of the captured H200 (nvidia-uvm and nvidia-caps are dynamic).
 DEVICE_MAJORS = (("nvidia-frontend", 195), ("nvidia-uvm", 238), ("nvidia-caps", 241))
 
-#: ELF e_machine and Debian multiarch triplet per machine (platform.machine()).
-_MACHINES = {"x86_64": (62, "x86_64-linux-gnu"), "aarch64": (183, "aarch64-linux-gnu")}
-
-
-def machine_triplet():
-    """The multiarch triplet of this machine (x86_64-linux-gnu on anything unknown)."""
-    return _MACHINES.get(platform.machine(), _MACHINES["x86_64"])[1]
+#: ELF e_machine per machine (platform.machine()); x86-64 for anything else.
+_ELF_MACHINES = {"x86_64": 62, "aarch64": 183}
 
 
 def driver_root(root):
@@ -77,7 +69,7 @@ def shared_object(soname, machine=None):
     """A minimal, loadable ELF64 little-endian shared object whose only content is its
     SONAME (one writable PT_LOAD holding a dynamic section, an empty symbol table and a
     one-bucket hash table, plus PT_GNU_STACK so loaders need no executable stack)."""
-    e_machine = _MACHINES.get(machine or platform.machine(), _MACHINES["x86_64"])[0]
+    e_machine = _ELF_MACHINES.get(machine or platform.machine(), _ELF_MACHINES["x86_64"])
     header_size, phdr_size, phdr_count = 64, 56, 3
     strings = b"\0" + soname.encode("ascii") + b"\0"
     strtab = header_size + phdr_size * phdr_count
@@ -128,15 +120,6 @@ def _script(name, version):
     return "#!/bin/sh\necho '%s: gpuops.mig simulated driver %s'\n" % (name, version)
 
 
-def _write_file(path, content, mode):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    with open(path, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-    os.chmod(path, mode)
-
-
 def _link(target, path):
     if not os.path.lexists(path):
         os.symlink(target, path)
@@ -147,18 +130,23 @@ def build_tree(state):
     root = state["root"]
     version = state["driver_version"]
     base = driver_root(root)
-    libdir = os.path.join(base, "usr", "lib", machine_triplet())
+    libdir = os.path.join(base, "usr", "lib", triplet())
     for name, soname_suffix in LIBRARIES:
         real = "%s.so.%s" % (name, version)
         soname = "%s.so.%s" % (name, soname_suffix) if soname_suffix else real
-        _write_file(os.path.join(libdir, real), shared_object(soname), 0o755)
+        write_atomically(os.path.join(libdir, real), shared_object(soname), 0o755, durable=False)
         if soname != real:
             _link(real, os.path.join(libdir, soname))
         _link(soname, os.path.join(libdir, name + ".so"))
     for name in BINARIES:
         content = _nvidia_smi(state) if name == "nvidia-smi" else _script(name, version)
-        _write_file(os.path.join(base, "usr", "bin", name), content, 0o755)
+        write_atomically(os.path.join(base, "usr", "bin", name), content, 0o755, durable=False)
     for name in FIRMWARE:
-        _write_file(os.path.join(base, "lib", "firmware", "nvidia", version, name), "simulated GSP firmware\n", 0o644)
+        write_atomically(
+            os.path.join(base, "lib", "firmware", "nvidia", version, name),
+            "simulated GSP firmware\n",
+            0o644,
+            durable=False,
+        )
     devices = "Character devices:\n%s\n" % "\n".join("%3d %s" % (major, name) for name, major in DEVICE_MAJORS)
     write_atomically(os.path.join(root, "proc", "devices"), devices, 0o444, durable=False)
