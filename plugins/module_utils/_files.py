@@ -17,7 +17,8 @@ from ._errors import MigError
 
 
 def write_atomically(path, text, mode, durable=True, directory_mode=0o755):
-    """Replace ``path`` with ``text`` (str) and file ``mode``, all at once.
+    """Replace ``path`` with ``text`` (str, or bytes for binary content) and file ``mode``,
+    all at once.
 
     The content goes to a temporary file in the same directory (a missing directory is
     created with ``directory_mode``), gets its mode, and is renamed over ``path``: readers
@@ -29,7 +30,7 @@ def write_atomically(path, text, mode, durable=True, directory_mode=0o755):
         os.makedirs(directory, directory_mode)
     handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(handle, "w") as stream:
+        with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as stream:
             stream.write(text)
             if durable:
                 stream.flush()

@@ -274,6 +274,10 @@ class Hardware(object):
     def mig_minors_path(self):
         return self.host.mig_minors_path
 
+    @property
+    def driver_root(self):
+        return self.host.driver_root
+
     # -- session -----------------------------------------------------------------------
 
     def close(self):

@@ -169,7 +169,8 @@ host:
       pci_bus_id, minor, module_id, mig_current, mig_pending, lost, resets,
       gpu_instances), C(processes), C(units) (name to active), C(faults), C(latency),
       C(mutating_calls) (per NVML function), C(fabric) (nvswitch, mode, fm_running,
-      active_partitions), and the paths C(root), C(dev_root) and C(mig_minors_path).
+      active_partitions), and the paths C(root), C(dev_root), C(mig_minors_path) and C(driver_root) (the
+      simulated driver installation).
   returned: always
   type: dict
 """

@@ -1,6 +1,8 @@
 """gpuops.mig.cdi_spec through ansible-playbook against a simulated DGX H100: the spec
 follows MIG layout changes with the capability minors of the host's mig-minors file,
-is idempotent, supports check and diff mode, and removes itself with state=absent."""
+mounts the simulated driver's files, is idempotent, supports check and diff mode, and
+removes itself with state=absent; refresh_spec (what modules that change MIG devices
+call) writes the same file."""
 
 import json
 import os
@@ -115,8 +117,22 @@ def _assert_spec_matches_host(spec, simulator):
         for node in nodes:  # host paths point into the simulated host's root, and exist there
             assert node["hostPath"] == os.path.join(dev_root, node["path"].lstrip("/"))
             assert os.path.exists(node["hostPath"]), node
+    _assert_driver_mounts(spec, simulator)
     _assert_valid(spec)
     return migs
+
+
+def _assert_driver_mounts(spec, simulator):
+    """Every mount comes from the simulated driver root and exists there; libcuda and
+    libnvidia-ml are there under their versioned name and their SONAME."""
+    with Hardware(simulator=simulator) as hardware:
+        driver_root, version = hardware.driver_root, hardware.driver_version()
+    mounts = dict((mount["containerPath"], mount["hostPath"]) for mount in spec["containerEdits"]["mounts"])
+    assert all(host.startswith(driver_root + "/") and os.path.isfile(host) for host in mounts.values()), mounts
+    for library in ("libcuda.so", "libnvidia-ml.so"):
+        names = [os.path.basename(path) for path in mounts if os.path.basename(path).startswith(library + ".")]
+        assert sorted(names) == [library + ".1", "%s.%s" % (library, version)]
+    assert "/usr/bin/nvidia-smi" in mounts
 
 
 def test_spec_follows_a_mig_layout_change_and_is_idempotent(tmp_path, host, cdi):
@@ -207,3 +223,40 @@ def test_bad_input_fails_naming_option_and_value(tmp_path, cdi, options, option,
     assert result["failed"] is True
     assert option in result["msg"] and value in result["msg"]
     assert not (tmp_path / "cdi").exists()
+
+
+def test_refresh_spec_writes_what_the_module_writes_and_only_when_devices_change(tmp_path, host, cdi):
+    set_layout(host, 0, ["3g.40gb", "3g.40gb"])
+    cdi()
+    path = str(tmp_path / "cdi" / "nvidia.yaml")
+    with Hardware(simulator=host) as hardware:
+        assert _cdi.refresh_spec(hardware, path=path)["changed"] is False
+    set_layout(host, 0, ["1g.10gb"] * 3)
+    with Hardware(simulator=host) as hardware:
+        refreshed = _cdi.refresh_spec(hardware, path=path, diff=True)
+        assert refreshed["changed"] is True
+        assert "0:2:" not in refreshed["diff"]["before"] and "0:2: /dev/nvidia0 " in refreshed["diff"]["after"]
+        assert _cdi.refresh_spec(hardware, path=path)["changed"] is False
+    assert len(_assert_spec_matches_host(_spec_file(tmp_path), host)) == 3
+    assert cdi()["changed"] is False
+
+
+def test_driver_root_without_a_driver_fails_naming_what_was_looked_for(tmp_path, host, cdi):
+    empty = tmp_path / "no-driver"
+    empty.mkdir()
+    result = cdi(driver_root=str(empty))
+    assert result["failed"] is True and result["option"] == "driver_root"
+    assert "libcuda.so.570.172.08" in result["msg"] and str(empty) in result["msg"]
+    assert not (tmp_path / "cdi").exists()
+
+
+def test_management_spec_has_one_device_with_every_node(tmp_path, host, cdi):
+    set_layout(host, 0, ["3g.40gb", "1g.10gb"])
+    path = tmp_path / "cdi" / "management.yaml"
+    result = cdi(spec_path=str(path), discovery_mode="management")
+    assert result["devices"] == ["all"] and result["kind"] == "management.nvidia.com/gpu"
+    spec = yaml.safe_load(path.read_text())
+    paths = [node["path"] for node in spec["devices"][0]["containerEdits"]["deviceNodes"]]
+    assert paths[:8] == ["/dev/nvidia%d" % index for index in range(8)]
+    assert len([p for p in paths if p.startswith("/dev/nvidia-caps/")]) == 2 + 2 * 2  # config, monitor, GI + CI caps
+    _assert_valid(spec)

@@ -8,7 +8,8 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
 
   format: 1
   preset: preset name (presets.PRESETS)
-  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes
+  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes;
+        driver/ (the simulated driver installation), see driver_files
   host_seed: seed of the deterministic GPU UUIDs and serials (the state file's path)
   driver_version, cuda_driver_version: what nvmlSystemGet*Version report
   reset_supported: whether GPU reset works; at creation it follows the preset's
@@ -54,7 +55,7 @@ import shutil
 
 from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
-from . import devnodes, machine
+from . import devnodes, driver_files, machine
 from .nvml_lib import IMPLEMENTED_FUNCTIONS
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
 from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, write_state
@@ -82,11 +83,11 @@ def _root(path):
 
 
 def paths(path):
-    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path.
-    Raises SimulatorStateError when no simulated host exists at ``path``."""
+    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path,
+    driver_root. Raises SimulatorStateError when no simulated host exists at ``path``."""
     if not os.path.exists(path):
         raise SimulatorStateError("simulated host state file %s does not exist" % os.path.abspath(path))
-    return devnodes.root_paths(_root(path))
+    return dict(devnodes.root_paths(_root(path)), driver_root=driver_files.driver_root(_root(path)))
 
 
 def _serial(seed, index):
@@ -317,6 +318,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     devnodes.build_tree(state)
+    driver_files.build_tree(state)
     write_state(path, state)
     return state
 
