@@ -1195,14 +1195,3 @@ def manage_spec(options, hardware=None, gpus=None, check_mode=False, diff=False)
     if diff:
         result["diff"] = spec_diff(options.path, before, after)
     return result
-
-
-def refresh_spec(hardware, path=DEFAULT_PATH, check_mode=False, diff=False, **options):
-    """Rewrite the spec at ``path`` for the live state of every GPU of ``hardware``, exactly
-    as ``cdi_spec`` with ``state=present`` does; for modules that change the set of MIG
-    devices. ``options`` are cdi_spec options (kind, device_name_strategies, mode, dev_root,
-    mig_minors_path, driver_root, hooks, hook_path, discovery_mode, force,
-    allow_writable_directory). Returns cdi_spec's result: changed, path, kind, devices,
-    cdi_version, and diff when asked for; raises MigError (InputError for bad options)."""
-    params = dict(options, path=path, state="present")
-    return manage_spec(spec_options(params), hardware, hardware.devices(), check_mode, diff)

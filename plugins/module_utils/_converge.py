@@ -54,6 +54,9 @@ CHANGE_OPTIONS = dict(
             kind=dict(type="str", default="nvidia.com/gpu"),
             device_name_strategies=dict(type="list", elements="str", default=["index", "uuid"]),
             mode=dict(type="raw", default="0644"),
+            driver_root=dict(type="path"),
+            hooks=dict(type="str", choices=["auto", "none"], default="auto"),
+            hook_path=dict(type="path"),
         ),
     ),
 )

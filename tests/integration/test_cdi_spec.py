@@ -1,8 +1,8 @@
 """gpuops.mig.cdi_spec through ansible-playbook against a simulated DGX H100: the spec
 follows MIG layout changes with the capability minors of the host's mig-minors file,
 mounts the simulated driver's files, is idempotent, supports check and diff mode, and
-removes itself with state=absent; refresh_spec (what modules that change MIG devices
-call) writes the same file."""
+removes itself with state=absent; mig_instance's cdi_spec option (the same code path) keeps
+it listing exactly the devices that exist."""
 
 import json
 import os
@@ -225,20 +225,30 @@ def test_bad_input_fails_naming_option_and_value(tmp_path, cdi, options, option,
     assert not (tmp_path / "cdi").exists()
 
 
-def test_refresh_spec_writes_what_the_module_writes_and_only_when_devices_change(tmp_path, host, cdi):
-    set_layout(host, 0, ["3g.40gb", "3g.40gb"])
-    cdi()
-    path = str(tmp_path / "cdi" / "nvidia.yaml")
-    with Hardware(simulator=host) as hardware:
-        assert _cdi.refresh_spec(hardware, path=path)["changed"] is False
-    set_layout(host, 0, ["1g.10gb"] * 3)
-    with Hardware(simulator=host) as hardware:
-        refreshed = _cdi.refresh_spec(hardware, path=path, diff=True)
-        assert refreshed["changed"] is True
-        assert "0:2:" not in refreshed["diff"]["before"] and "0:2: /dev/nvidia0 " in refreshed["diff"]["after"]
-        assert _cdi.refresh_spec(hardware, path=path)["changed"] is False
-    assert len(_assert_spec_matches_host(_spec_file(tmp_path), host)) == 3
-    assert cdi()["changed"] is False
+def test_mig_instance_keeps_the_spec_listing_exactly_the_devices_that_exist(tmp_path, host, playbook_runner):
+    """A layout change through mig_instance (cdi_spec option) rewrites the spec in the same
+    pass; a second run changes nothing; the file is what cdi_spec itself writes."""
+    spec = tmp_path / "cdi" / "nvidia.yaml"
+    playbook = tmp_path / "layouts.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Two layouts through mig_instance",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": {"group/gpuops.mig.mig": {"simulator": host}},
+        "tasks": [
+            {"name": "Layout %s" % number, "gpuops.mig.mig_instance": {
+                "gpus": ["0"], "layout": layout, "apply_mig_mode": True, "cdi_spec": {"path": str(spec)}},
+             "register": "run%s" % number}
+            for number, layout in (("1", ["3g.40gb", "3g.40gb"]), ("2", ["1g.10gb"] * 3), ("3", ["1g.10gb"] * 3))
+        ] + [{"name": "Check", "ansible.builtin.assert": {"that": [
+            "run1.cdi_spec.changed and run2.cdi_spec.changed",
+            "run3 is not changed and not run3.cdi_spec.changed",
+        ]}}],
+    }]))
+    completed = playbook_runner(playbook)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    migs = _assert_spec_matches_host(yaml.safe_load(spec.read_text()), host)
+    assert sorted(mig.profile_name for mig in migs) == ["1g.10gb"] * 3
 
 
 def test_driver_root_without_a_driver_fails_naming_what_was_looked_for(tmp_path, host, cdi):
