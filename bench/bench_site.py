@@ -82,7 +82,11 @@ def write_inventory(count):
         yaml.safe_dump({"all": {"children": groups}}, stream, sort_keys=False)
     with open(os.path.join(WORK, "ping.yml"), "w") as stream:
         stream.write(PING_PLAYBOOK)
-    return inventory, dict((group, len(members["hosts"])) for group, members in groups.items())
+    return (
+        inventory,
+        dict((group, len(members["hosts"])) for group, members in groups.items()),
+        dict((group, sorted(members["hosts"])) for group, members in groups.items()),
+    )
 
 
 def run(label, playbook, inventory, forks, extra_vars):
@@ -115,6 +119,7 @@ def run(label, playbook, inventory, forks, extra_vars):
     totals = dict((key, sum(int(value) for value in re.findall(r"\b%s=(\d+)" % key, recap))) for key in ("ok", "changed", "failed", "unreachable"))
     if code != 0 or totals["failed"] or totals["unreachable"]:
         sys.exit("%s failed (exit %d, %s); see %s" % (label, code, totals, log))
+    totals["per_host"] = dict((host, int(ok)) for host, ok in re.findall(r"^(\S+)\s+:\s+ok=(\d+)", recap, re.M))
     return elapsed, totals
 
 
@@ -125,7 +130,7 @@ def main():
     arguments = parser.parse_args()
     sys.path.insert(0, collections_root())
 
-    inventory, groups = write_inventory(arguments.hosts)
+    inventory, groups, members = write_inventory(arguments.hosts)
     fleet_vars = {"gpuops_mig_simulator_dir": os.path.join(WORK, "fleet")}
     print(
         "gpuops.mig site bench: %d simulated hosts (%s), %d GPUs, forks %d, %d cores, python %s"
@@ -138,6 +143,7 @@ def main():
             sys.version.split()[0],
         )
     )
+    load_before = " ".join("%.2f" % value for value in os.getloadavg())
     rows = [
         ("site.yml, from scratch",) + run("site apply", os.path.join(REPO, "playbooks", "site.yml"), inventory, arguments.forks, fleet_vars),
         ("site.yml, converged",) + run("site converged", os.path.join(REPO, "playbooks", "site.yml"), inventory, arguments.forks, fleet_vars),
@@ -147,6 +153,12 @@ def main():
     print("   %-24s %9s %10s %8s %8s %9s" % ("run", "wall s", "s / host", "tasks", "changed", "vs ping"))
     for label, elapsed, totals in rows:
         print("   %-24s %9.1f %10.3f %8d %8d %8.1fx" % (label, elapsed, elapsed / arguments.hosts, totals["ok"], totals["changed"], elapsed / ping))
+    converged = rows[1][2]["per_host"]
+    for group in sorted(members):
+        counts = [converged[host] for host in members[group] if host in converged]
+        if counts:
+            print("   task results per converged %s host: %d to %d" % (group, min(counts), max(counts)))
+    print("   load average before / after: %s / %s" % (load_before, " ".join("%.2f" % value for value in os.getloadavg())))
     print("   logs: %s/*.log" % os.path.relpath(WORK, REPO))
 
 

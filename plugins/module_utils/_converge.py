@@ -216,9 +216,9 @@ def _merge(results, pending):
         if "mig_devices" in result:
             merged["gpus"] = result["gpus"]
             merged["mig_devices"] = result["mig_devices"]
-        for key in ("mig_mode_required", "msg"):
-            if key in result:
-                merged[key] = result[key]
+        for key, value in result.items():
+            if key not in merged and key != "diff":  # what one change alone reports (unsettled_gpus, msg, ...)
+                merged[key] = value
     if not merged["gpus"] and results:
         merged["gpus"] = results[-1]["gpus"]
     diffs = [result["diff"] for result in results if "diff" in result]
@@ -233,12 +233,16 @@ def _merge(results, pending):
 
 
 def _diff_side(diffs, side):
-    """One side of the pass's diff: per GPU, its MIG mode and instances. ``before`` is what
-    the first change saw, ``after`` what the last one left."""
+    """One side of the pass's diff: per GPU its instances (as mig_instance always showed
+    them) and, under ``mig_mode``, the MIG mode of the GPUs whose mode the pass changes.
+    ``before`` is what the first change saw, ``after`` what the last one left."""
     view = {}
     for diff in reversed(diffs) if side == "before" else diffs:
         for gpu, value in diff[side].items():
-            view.setdefault(gpu, {})["mig_mode" if isinstance(value, dict) else "instances"] = value
+            if isinstance(value, dict):
+                view.setdefault("mig_mode", {})[gpu] = value
+            else:
+                view[gpu] = value
     return view
 
 
@@ -346,7 +350,7 @@ def _converge(session):
         _check_multi_gpu_partitions(session, desired)
         change = _Pass(session, desired)
         result = change.run(True, session.diff, fabric_members, lock)
-        if not session.check_mode and result["changed"]:
+        if not session.check_mode and (result["changed"] or result["recovered"]):
             result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members, lock))
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, hardware, session.check_mode, result["changed"])

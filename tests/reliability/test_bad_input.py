@@ -106,7 +106,7 @@ CASES = [
     # ------------------------------------------------------------------ mig_mode
     Case("mm-state-missing", "mig_mode", "h100-off", _sim(), "state", []),
     Case("mm-state-unknown", "mig_mode", "h100-off", _sim(state="on"), "state", ["enabled", "disabled"]),
-    Case("mm-reset-unknown", "mig_mode", "a100-off", _sim(state="enabled", reset="always"), "reset", ["auto", "never"]),
+    Case("mm-reset-unknown", "mig_mode", "a100-off", _sim(state="enabled", reset="sometimes"), "reset", ["auto", "always", "never"]),
     Case("mm-force-wrong-type", "mig_mode", "h100-off", _sim(state="enabled", force="perhaps"), "force", ["Valid booleans"]),
     Case("mm-gpu-missing", "mig_mode", "h100-off", _sim(state="enabled", gpus=["0", "12"]), "gpus", H100_GPUS),
     Case("mm-lock-timeout-negative", "mig_mode", "h100-off", _sim(state="enabled", lock_timeout=-1), "lock_timeout", [">= 0"]),
@@ -160,7 +160,7 @@ CASES = [
     Case("mi-count-wrong-type", "mig_instance", "h100", _sim(gpus=["0"], layout=[{"profile": "1g.10gb", "count": "two"}]),
          "layout[0].count", [">= 0"]),
     Case("mi-layout-and-requirements", "mig_instance", "h100", _sim(layout=["1g.10gb"], requirements=[{"memory_gb": 10}]),
-         "layout|requirements|mig_parted_config", []),
+         "requirements", ["layout", "at most one"]),
     Case("mi-absent-with-layout", "mig_instance", "h100", _sim(state="absent", layout=["1g.10gb"]), "layout", ["state=absent"]),
     Case("mi-present-without-desired-state", "mig_instance", "h100", _sim(), "layout", ["requirements", "mig_parted_config"]),
     Case("mi-requirement-too-large", "mig_instance", "h100", _sim(gpus=["0"], requirements=[{"memory_gb": 1000}]),
