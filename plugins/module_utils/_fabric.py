@@ -37,7 +37,8 @@ from collections import namedtuple
 
 from ._capabilities import capabilities_for
 from ._errors import HardwareError, InputError, MigError
-from ._nvml import bus_id_key, run_command
+from ._host import run_command
+from ._model import bus_id_key
 
 # -- nv_fm_types.h -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ __metaclass__ = type
 from ._capabilities import architecture_name, capabilities_for
 from ._fabric import fabric_inventory
 from ._migparted import format_device_id, render
-from ._nvml import mig_profile_name
+from ._profiles import mig_profile_name
 
 
 def inventory(hardware, gpus, fabric=True):

@@ -55,15 +55,12 @@ from concurrent.futures import ThreadPoolExecutor
 from ._capabilities import architecture_name, capabilities_for
 from ._errors import HardwareError, InputError, MigError, PlacementError
 from ._files import write_atomically
+from ._host import Host
 from ._desired import desired_state, fingerprint, placement_items
 from ._model import Placement
-from ._nvml import mig_profile_name
 from ._placement import plan as place_plan
-from ._profiles import default_compute_profile, resolve
+from ._profiles import default_compute_profile, mig_profile_name, resolve
 
-#: Where the lock and the journal live on a real host.
-LOCK_PATH = "/run/gpuops-mig.lock"
-JOURNAL_PATH = "/var/lib/gpuops-mig/journal.json"
 JOURNAL_FORMAT = 1
 
 #: How often a waiting run retries the lock (seconds).
@@ -89,12 +86,9 @@ class LockTimeout(MigError):
 
 
 def host_files(simulator=None):
-    """(lock path, journal path) for a host: fixed paths on real hardware, files next to the
-    state file of a simulated host (so every simulated host has its own)."""
-    if simulator:
-        base = os.path.abspath(simulator)
-        return base + ".gpuops-mig.lock", base + ".gpuops-mig-journal.json"
-    return LOCK_PATH, JOURNAL_PATH
+    """(lock path, journal path) of a host (see ``_host.Host.path``)."""
+    host = Host(simulator)
+    return host.path("lock"), host.path("journal")
 
 
 def _read_holder(fd):
@@ -395,7 +389,7 @@ class MigModeChange(object):
         self.parallel = parallel
 
     def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
-        lock_path, journal_path = host_files(self.hardware.simulator)
+        lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
         with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_mode"):
             recovery = settle_interrupted_run(self.hardware, journal_path, check_mode, self.parallel)
             before = [self.hardware.device(index) for index in self.indices]
@@ -468,8 +462,8 @@ class MigModeChange(object):
         requests = [d.index for d in before if self._needs_request(d) or d.index in doomed]
         stopped = []
         if self.gpu_clients and self._clients_in_the_way(before, requests, doomed):
-            stopped = self.hardware.active_units(self.gpu_clients)
-            self.hardware.stop_units(stopped)
+            stopped = self.hardware.host.active_units(self.gpu_clients)
+            self.hardware.host.stop_units(stopped)
         actions = [{"action": "stop_unit", "unit": unit} for unit in stopped]
         reset, reboot = set(), set()
         failure = None
@@ -499,7 +493,7 @@ class MigModeChange(object):
             failure = error
         finally:
             if stopped:
-                self.hardware.start_units(stopped)
+                self.hardware.host.start_units(stopped)
                 actions.extend({"action": "start_unit", "unit": unit} for unit in stopped)
         if failure is not None:
             raise RunFailed(str(failure), failure, {"changed": bool(actions), "actions": actions, "gpus": self._readable_summaries()})
@@ -1107,7 +1101,7 @@ class InstanceChange(object):
         self.mig_mode_required = []
 
     def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
-        lock_path, journal_path = host_files(self.hardware.simulator)
+        lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
         with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_instance"):
             journal = Journal.find(journal_path)
             fingerprints = dict((index, fingerprint(desired)) for index, desired in self.desired.items())
