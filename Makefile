@@ -13,7 +13,8 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
-.PHONY: demo test venv install units integration reliability molecule lint sanity bench clean
+.PHONY: demo demo-hosts test venv install units integration reliability molecule molecule-hosts hosts-test lint \
+	sanity bench clean host-tools host-image clean-hosts
 
 venv: $(VENV)/.installed
 
@@ -32,6 +33,42 @@ install: venv
 demo: install
 	$(BIN)/ansible-playbook -i inventories/simulated playbooks/demo.yml
 
+# Real managed hosts (tests/hosts/): systemd containers over SSH on 127.0.0.1. host-tools
+# installs podman, runc and mmdebstrap with apt when they are missing (needs root);
+# host-image builds the managed-host image once (podman keeps it) and downloads the
+# nvidia-ml-py wheels the hosts get their NVML bindings from (the current one, and an old
+# one for the bad-input test).
+HOST_WHEELS := build/hosts/wheels
+HOST_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/hosts_*/molecule.yml)))
+NVML_OLD_VERSION := 11.495.46
+
+host-tools:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap; }
+
+host-image: host-tools venv
+	bash tests/hosts/build-image.sh
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) \
+	  "nvidia-ml-py==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("nvidia-ml-py"))')"
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) "nvidia-ml-py==$(NVML_OLD_VERSION)"
+
+# Three systemd containers (inventories/hosts), site.yml and the report over SSH, then the
+# containers are removed (also when the run fails).
+demo-hosts: install host-image
+	$(BIN)/ansible-playbook -i inventories/hosts extensions/molecule/hosts_shared/create.yml
+	status=0; $(BIN)/ansible-playbook -i inventories/hosts playbooks/demo.yml || status=$$?; \
+	  $(BIN)/ansible-playbook -i inventories/hosts extensions/molecule/hosts_shared/destroy.yml; exit $$status
+
+# The molecule scenarios on real hosts (hosts_*), and the bad-input hosts (tests/hosts).
+molecule-hosts: install host-image
+	for scenario in $(HOST_SCENARIOS); do $(BIN)/molecule test -s $$scenario || exit 1; done
+
+hosts-test: install host-image
+	$(BIN)/pytest -q tests/hosts
+
+clean-hosts:
+	podman rm --force --volumes $$(podman ps --all --quiet --filter label=gpuops-mig-test) 2>/dev/null || true
+
 units: venv
 	$(BIN)/pytest -q tests/unit
 
@@ -42,7 +79,7 @@ reliability: install
 	$(BIN)/pytest -q -n 2 --dist loadfile tests/reliability
 
 molecule: install
-	$(BIN)/molecule test --all
+	$(BIN)/molecule test --all $(addprefix --exclude ,$(HOST_SCENARIOS))
 
 lint: install
 	$(BIN)/ansible-lint --offline

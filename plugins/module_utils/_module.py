@@ -22,7 +22,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
 from ._errors import MigError
 from ._feature_gates import resolve as resolve_feature_gates
@@ -56,7 +56,7 @@ def open_hardware(module):
     try:
         return Hardware(simulator=simulator)
     except NvmlBindingsMissing as error:
-        module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=error.traceback)
+        module.fail_json(msg=str(error), exception=error.traceback)
     except MigError as error:
         module.fail_json(msg=str(error), backend="simulator" if simulator else "nvml", **error.details())
 

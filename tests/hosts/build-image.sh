@@ -6,6 +6,8 @@
 # The image is built once: when podman already has it, this does nothing. The tag carries a
 # hash of this script, so changing the recipe builds a new image.
 #
+# python3-yaml is there because the collection writes YAML CDI specs with PyYAML (a declared
+# managed-host dependency that Debian servers usually have; the role does not install it).
 # Inside: user "gpuops" with passwordless sudo and an empty ~/.ssh (hostctl.py copies the
 # run's public key in), and ssh.service only starts once hostctl.py has written
 # /etc/ssh/sshd_config.d/gpuops-listen.conf (ListenAddress 127.0.0.1:<port>): the containers
@@ -26,7 +28,7 @@ mkdir -p "$work"
 rootfs="$work/rootfs.tar"
 start=$(date +%s)
 mmdebstrap --quiet --variant=minbase --mode=root --format=tar \
-    --include=systemd,systemd-sysv,dbus,python3,openssh-server,sudo,procps,iproute2 \
+    --include=systemd,systemd-sysv,dbus,python3,python3-yaml,openssh-server,sudo,procps,iproute2 \
     --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash gpuops' \
     --customize-hook='install -d -m 0700 -o 1000 -g 1000 "$1/home/gpuops/.ssh"' \
     --customize-hook='echo "gpuops ALL=(ALL) NOPASSWD: ALL" > "$1/etc/sudoers.d/gpuops" && chmod 0440 "$1/etc/sudoers.d/gpuops"' \

@@ -37,7 +37,9 @@ KEY = os.path.join(WORK, "ssh", "id_ed25519")
 LABEL = "gpuops-mig-test"
 USER = "gpuops"
 UNITS_DIR = os.path.join(HERE, "units")
-STANDIN_DIR = "/usr/local/libexec/gpuops-mig-test"
+FM_STANDIN = "/usr/local/bin/gpuops-mig-test-fabricmanager"
+#: Stand-ins for the services that use the GPUs (tests/hosts/units), running on every host.
+GPU_CLIENTS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
 BOOT_TIMEOUT = 120
 
 
@@ -84,6 +86,18 @@ def exec_in(name, *argv):
     return run(["podman", "exec", name] + list(argv))
 
 
+def copy_simulator(name):
+    """The collection's module_utils, for the Fabric Manager stand-in (it drives the simulator)."""
+    staging = tempfile.mkdtemp(prefix="gpuops-collection-")
+    try:
+        target = os.path.join(staging, "gpuops-mig-test", "ansible_collections", "gpuops", "mig", "plugins")
+        shutil.copytree(os.path.join(REPOSITORY, "plugins", "module_utils"), os.path.join(target, "module_utils"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        copy_in(name, os.path.join(staging, "gpuops-mig-test"), "/usr/local/lib/")
+    finally:
+        shutil.rmtree(staging)
+
+
 def install_old_nvml(name, wheel):
     """Put the wheel's pynvml.py and its dist-info into the host's system site-packages."""
     staging = tempfile.mkdtemp(prefix="gpuops-old-nvml-")
@@ -125,13 +139,15 @@ def up(name, port, flaw=None, old_nvml=None):
         copy_in(name, KEY + ".pub", "/home/%s/.ssh/authorized_keys" % USER)
     finally:
         shutil.rmtree(staging)
-    copy_in(name, os.path.join(UNITS_DIR, "fabricmanager_standin.py"), STANDIN_DIR + "-fabricmanager.py")
+    copy_in(name, os.path.join(UNITS_DIR, "fabricmanager_standin.py"), FM_STANDIN)
+    copy_simulator(name)
     for unit in sorted(os.listdir(UNITS_DIR)):
         if unit.endswith(".service"):
             copy_in(name, os.path.join(UNITS_DIR, unit), "/etc/systemd/system/" + unit)
     run(["podman", "start", name])
-    wait_until("%s: systemd" % name, lambda: exec_in(name, "systemctl", "is-system-running", "--wait").stdout.strip()
-               in ("running", "degraded") if True else False)
+    wait_until("%s: systemd" % name, lambda: run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"],
+                                                  check=False).stdout.strip() in ("running", "degraded"))
+    exec_in(name, "systemctl", "enable", "--now", *GPU_CLIENTS)
     if flaw == "no-python":
         exec_in(name, "sh", "-c", "rm -f /usr/bin/python3*")
     elif flaw == "no-sudo":
