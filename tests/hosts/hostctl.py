@@ -98,6 +98,17 @@ def copy_simulator(name):
         shutil.rmtree(staging)
 
 
+def install_fabricmanager_cfg(name):
+    """The configuration the Fabric Manager package installs (how the roles know it is there)."""
+    staging = tempfile.mkdtemp(prefix="gpuops-fm-")
+    try:
+        os.makedirs(os.path.join(staging, "nvidia", "nvswitch"))
+        shutil.copy(os.path.join(UNITS_DIR, "fabricmanager.cfg"), os.path.join(staging, "nvidia", "nvswitch"))
+        copy_in(name, os.path.join(staging, "nvidia"), "/usr/share/")
+    finally:
+        shutil.rmtree(staging)
+
+
 def install_old_nvml(name, wheel):
     """Put the wheel's pynvml.py and its dist-info into the host's system site-packages."""
     staging = tempfile.mkdtemp(prefix="gpuops-old-nvml-")
@@ -140,6 +151,7 @@ def up(name, port, flaw=None, old_nvml=None):
     finally:
         shutil.rmtree(staging)
     copy_in(name, os.path.join(UNITS_DIR, "fabricmanager_standin.py"), FM_STANDIN)
+    install_fabricmanager_cfg(name)
     copy_simulator(name)
     for unit in sorted(os.listdir(UNITS_DIR)):
         if unit.endswith(".service"):
