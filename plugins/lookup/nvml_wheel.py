@@ -18,7 +18,7 @@ description:
     the version), each as C(dest) and C(content).
   - Fails when the file is not an C(nvidia-ml-py) wheel or the wheel is older than the
     collection needs (12.535).
-  - The C(gpuops.mig.mig) role uses it for O(mig_nvml_wheel) on air-gapped hosts.
+  - The C(gpuops.mig.mig) role uses it for C(mig_nvml_wheel) on air-gapped hosts.
 options:
   _terms:
     description: Path of the wheel on the controller (C(nvidia_ml_py-*.whl)).

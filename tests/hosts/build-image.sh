@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build the managed-host image of the real-host tests: a Debian bookworm root filesystem with
 # systemd, python3 (3.11), openssh-server and sudo (mmdebstrap), imported into podman as
 # $GPUOPS_HOST_IMAGE. Nothing comes from an image registry; apt is the only source.

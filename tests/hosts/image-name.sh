@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The managed-host image's name: its tag is a hash of the recipe (build-image.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
