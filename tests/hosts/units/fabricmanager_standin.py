@@ -39,17 +39,19 @@ def configured_mode(config_path):
 
 def main(argv):
     state_path, config_path = argv
-    simulated_host.update_host(state_path, fabric_mode=configured_mode(config_path))
-    fm_lib.restart_fabric_manager(state_path, resiliency=False)
-    print("simulated Fabric Manager running in FABRIC_MODE=%d" % configured_mode(config_path), flush=True)
 
     def stop(signal_number, frame):
         fm_lib.set_fabric_manager_running(state_path, False)
         print("simulated Fabric Manager stopped", flush=True)
         sys.exit(0)
 
+    # Before anything else: a stop that comes while starting must still mark FM stopped.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    mode = configured_mode(config_path)
+    simulated_host.update_host(state_path, fabric_mode=mode)
+    fm_lib.restart_fabric_manager(state_path, resiliency=False)
+    print("simulated Fabric Manager running in FABRIC_MODE=%d" % mode, flush=True)
     while True:
         signal.pause()
 
