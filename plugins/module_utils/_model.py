@@ -117,3 +117,7 @@ def bus_id_key(bus_id):
         return tuple(int(part, 16) for part in parts)
     except ValueError:
         return None
+
+
+def format_pci(key):
+    return "%04x:%02x:%02x.%x" % key

@@ -34,6 +34,7 @@ import os
 import threading
 from collections import namedtuple
 
+from ._capabilities import virtualization_mode_name
 from ._errors import HardwareError, InputError, MigError
 from ._host import Host, run_command
 from ._nvml_bindings import load_pynvml, missing_problem
@@ -55,6 +56,13 @@ pynvml, PYNVML_PROBLEM, PYNVML_IMPORT_ERROR = load_pynvml()
 
 #: What NVML answers for a profile enum the board does not offer (or beyond the enum range).
 UNOFFERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument) if pynvml else ()
+
+#: What NVML answers for a query the GPU or driver does not offer.
+UNANSWERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound) if pynvml else ()
+
+#: NVML_GPU_FABRIC_STATE_* and NVML_GPU_FABRIC_HEALTH_SUMMARY_* by the names gpu_info reports.
+FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
+FABRIC_HEALTH_SUMMARIES = {0: "not_supported", 1: "healthy", 2: "unhealthy", 3: "limited_capacity"}
 
 MIB = 1024 * 1024
 
@@ -108,6 +116,22 @@ def _text(value):
 def _without_mig_prefix(name):
     name = _text(name)
     return name[4:] if name.startswith("MIG ") else name
+
+
+def _fabric_entry(info):
+    """gpu_info's view of an nvmlGpuFabricInfo struct (v1 has no health fields)."""
+    state = FABRIC_STATES.get(info.state, "state%d" % info.state)
+    completed = state == "completed"
+    uuid = bytes(bytearray(info.clusterUuid)).hex()
+    health = getattr(info, "healthSummary", None)
+    return {
+        "state": state,
+        "status": "NVML_SUCCESS" if info.status == 0 else nvml_error_name(info.status),
+        "clique_id": info.cliqueId if completed else None,
+        "cluster_uuid": "-".join((uuid[:8], uuid[8:12], uuid[12:16], uuid[16:20], uuid[20:])) if completed else None,
+        "health_summary": None if health is None else FABRIC_HEALTH_SUMMARIES.get(health, "summary%d" % health),
+        "health_mask": getattr(info, "healthMask", None),
+    }
 
 
 def _placements_of(function, owner, profile_id, struct):
@@ -393,6 +417,38 @@ class Hardware(object):
     def healthy_devices(self):
         """Every GPU of the host that answers (lost GPUs left out), in NVML index order."""
         return self._readable_devices(self.device_count())[0]
+
+    # -- deployment: what the GPU says about the machine it is in -----------------------
+
+    @_uses_nvml
+    def virtualization_mode(self, index):
+        """The GPU's virtualization mode by name ("none", "passthrough", "vgpu_guest",
+        "vgpu_host", ...: _capabilities.VIRTUALIZATION_MODES); None where NVML does not say."""
+        value = self._call(index, pynvml.nvmlDeviceGetVirtualizationMode, self._handle(index), absent=UNANSWERED)
+        return None if value is None else virtualization_mode_name(value)
+
+    @_uses_nvml
+    def persistence_mode(self, index):
+        """Whether persistence mode is enabled; None where NVML does not say."""
+        value = self._call(index, pynvml.nvmlDeviceGetPersistenceMode, self._handle(index), absent=UNANSWERED)
+        return None if value is None else value == pynvml.NVML_FEATURE_ENABLED
+
+    @_uses_nvml
+    def fabric_info(self, index):
+        """The GPU's NVLink fabric probe (nvmlDeviceGetGpuFabricInfoV) as a dict: ``state``
+        (not_supported: no NVSwitch fabric; not_started, in_progress, completed), ``status``
+        (NVML return name of the probe), ``clique_id``, ``cluster_uuid`` (both None until
+        completed), ``health_summary`` and ``health_mask``. None where NVML does not say."""
+        handle = self._handle(index)
+        if hasattr(pynvml, "c_nvmlGpuFabricInfo_v3_t"):
+            info = pynvml.c_nvmlGpuFabricInfo_v3_t()
+            answered = self._call(index, pynvml.nvmlDeviceGetGpuFabricInfoV, handle, ctypes.byref(info), absent=UNANSWERED)
+        elif hasattr(pynvml, "c_nvmlGpuFabricInfo_t"):
+            info = pynvml.c_nvmlGpuFabricInfo_t()
+            answered = self._call(index, pynvml.nvmlDeviceGetGpuFabricInfo, handle, ctypes.byref(info), absent=UNANSWERED)
+        else:
+            return None
+        return None if answered is None else _fabric_entry(info)
 
     # -- profiles ------------------------------------------------------------------------
 

@@ -33,8 +33,11 @@ options:
     description:
       - What kind of host to simulate. Required to create a host; a host's preset cannot
         change (remove it and create it again).
+      - Each preset has the virtualization mode its GPUs report (bare metal, V(a100-passthrough-vm) and
+        V(h200-passthrough-vm) full-passthrough VMs, V(hgx-h200-vgpu-host) a vGPU hypervisor).
     type: str
-    choices: [a30-x4, dgx-a100, dgx-a100-80gb, dgx-b200, dgx-h100, gh200, h100-nvl-x2, hgx-h200, rtx-pro-6000-x4]
+    choices: [a100-passthrough-vm, a30-x4, dgx-a100, dgx-a100-80gb, dgx-b200, dgx-h100, gh200, h100-nvl-x2, h200-passthrough-vm,
+              hgx-h200, hgx-h200-vgpu-host, rtx-pro-6000-x4]
   state:
     description:
       - V(present) creates the host or changes the given options of an existing one.
@@ -55,7 +58,9 @@ options:
     description:
       - Whether GPU reset works. V(false) models a passthrough VM, where a MIG mode
         change on Ampere needs a reboot.
-      - Defaults to V(true) when the host is created.
+      - When the host is created it follows the preset's virtualization mode, V(false) in a
+        passthrough or vGPU guest and V(true) elsewhere; set it to override (a hypervisor that
+        allows guest resets, or a bare-metal host without a reset path).
     type: bool
   processes:
     description:
