@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric as fm
+from ansible_collections.gpuops.mig.plugins.module_utils import _libnvfm as fm
 from ansible_collections.gpuops.mig.plugins.module_utils._host import Host
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import manage_simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib, host
