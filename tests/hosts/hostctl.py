@@ -137,8 +137,10 @@ def up(name, port, flaw=None, old_nvml=None):
         raise HostError("127.0.0.1:%d is already in use; pick another port for %s" % (port, name))
     ensure_key()
     image = image_name()
+    if run(["podman", "image", "exists", image], check=False).returncode != 0:
+        raise HostError("image %s is not built; run `make host-image` (tests/hosts/build-image.sh)" % image)
     run(["podman", "rm", "--force", "--volumes", name], check=False)
-    run(["podman", "--runtime", "runc", "create", "--name", name, "--hostname", name, "--label", LABEL,
+    run(["podman", "--runtime", "runc", "create", "--pull", "never", "--name", name, "--hostname", name, "--label", LABEL,
          "--systemd=always", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
          image, "/sbin/init"])
     staging = tempfile.mkdtemp(prefix="gpuops-host-")
