@@ -14,7 +14,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
 .PHONY: demo demo-hosts test venv install units integration reliability molecule molecule-hosts hosts-test lint \
-	sanity bench clean host-tools host-image clean-hosts
+	sanity bench clean host-tools host-image clean-hosts real-hosts
 
 venv: $(VENV)/.installed
 
@@ -65,6 +65,9 @@ molecule-hosts: install host-image
 
 hosts-test: install host-image
 	$(BIN)/pytest -q tests/hosts
+
+# Everything on real managed hosts (what `make test` runs of it).
+real-hosts: molecule-hosts hosts-test
 
 clean-hosts:
 	podman rm --force --volumes $$(podman ps --all --quiet --filter label=gpuops-mig-test) 2>/dev/null || true
