@@ -256,7 +256,10 @@ def _renamed(error, names):
         option = names[head] + error.option[len(head):]
     else:
         option = error.option
-    words = re.compile(r"\b(%s)\b" % "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True) if "." not in name))
+    # an option named in a message: in a list, before "=" or "(...)", not a word of prose
+    words = re.compile(
+        r"\b(%s)(?=[,)=]| \(|$)" % "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True) if "." not in name)
+    )
 
     def rename(text):
         return words.sub(lambda match: names[match.group(1)], str(text))

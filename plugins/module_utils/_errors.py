@@ -65,3 +65,12 @@ class PlacementError(MigError):
 
     def details(self):
         return {"gpu": self.gpu, "blocking": self.blocking}
+
+
+class NvmlBindingsMissing(MigError):
+    """The ``pynvml`` module (package nvidia-ml-py) is missing or too old on the managed host:
+    ``problem`` says which, where and the fix; ``import_traceback`` is None when it imported."""
+
+    def __init__(self, problem, import_traceback):
+        self.traceback = import_traceback
+        super(NvmlBindingsMissing, self).__init__(problem)

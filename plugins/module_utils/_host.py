@@ -136,30 +136,3 @@ class Host(object):
         completed = run_command(["systemctl", "is-active"] + units)
         states = completed.stdout.split()
         return [unit for unit, state in zip(units, states) if state == "active"]
-
-    # -- Fabric Manager's service and configuration ------------------------------------------
-
-    def fabric_manager_config(self, path=None):
-        """(path, text) of fabricmanager.cfg: ``path`` or the host's; text None when the host
-        has no Fabric Manager. A simulated host with NVSwitches whose file was not written
-        yet answers with the configuration its simulated Fabric Manager runs."""
-        path = path or self.path("fabricmanager_cfg")
-        try:
-            with open(path, "r") as handle:
-                return path, handle.read()
-        except (IOError, OSError):
-            pass
-        if self.simulated_files:
-            from ._simulator import fm_lib
-
-            return path, fm_lib.fabricmanager_cfg(self.simulator)
-        return path, None
-
-    def restart_fabric_manager(self, service, mode):
-        """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE ``mode``)."""
-        if self.simulated_files:
-            from ._simulator import host as simulated_host
-
-            simulated_host.update_host(self.simulator, fabric_mode=mode)
-            return
-        self._systemctl("restart", [service])

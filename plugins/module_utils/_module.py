@@ -9,7 +9,7 @@ the ``gpuops.mig.common`` doc fragment) and hands one function to ``run_module``
     def main():
         module = AnsibleModule(argument_spec=common_argument_spec(state=...),
                                supports_check_mode=True)
-        run_module(module, lambda session: reconcile(session.hardware, session.gpus, ...))
+        run_module(module, lambda session: reconcile(session.hardware, session.gpus, ...), hardware=Hardware)
 
 ``run_module`` resolves the feature gates, opens the hardware (real NVML, or the simulated
 host named by ``simulator``), selects the GPUs, calls the function, and turns its result
@@ -26,14 +26,14 @@ from ansible.module_utils.basic import env_fallback
 
 from ._errors import MigError
 from ._feature_gates import resolve as resolve_feature_gates
-from ._nvml import Hardware, NvmlBindingsMissing
+from ._errors import NvmlBindingsMissing
 
 #: Environment variable naming a simulated host when the ``simulator`` option is unset.
 SIMULATOR_ENV = "GPUOPS_MIG_SIMULATOR"
 
 #: What the function given to ``run_module`` receives.
 #: ``hardware`` is an open ``_nvml.Hardware`` and ``gpus`` the selected ``GpuDevice`` list
-#: (both None when ``run_module`` was called with ``hardware=False``).
+#: (both None when ``run_module`` was called without ``hardware``).
 Session = namedtuple("Session", ["params", "check_mode", "diff", "feature_gates", "hardware", "gpus"])
 
 
@@ -49,23 +49,25 @@ def common_argument_spec(**module_options):
     return spec
 
 
-def open_hardware(module):
-    """Open ``Hardware`` for the module's ``simulator`` option; fail the module cleanly when
-    the NVML bindings are missing or the hardware cannot be opened."""
+def open_hardware(module, hardware):
+    """Open ``hardware`` (the ``_nvml.Hardware`` class) for the module's ``simulator`` option;
+    fail the module cleanly when the NVML bindings are missing or it cannot be opened."""
     simulator = module.params.get("simulator")
     try:
-        return Hardware(simulator=simulator)
+        return hardware(simulator=simulator)
     except NvmlBindingsMissing as error:
         module.fail_json(msg=str(error), exception=error.traceback)
     except MigError as error:
         module.fail_json(msg=str(error), backend="simulator" if simulator else "nvml", **error.details())
 
 
-def run_module(module, action, hardware=True):
+def run_module(module, action, hardware=None):
     """Run ``action(session)`` and exit the module with the dict it returns.
 
-    The result always carries ``changed`` (False unless the action says otherwise) and
-    ``feature_gates`` (effective values); with ``hardware=True`` also ``backend``.
+    ``hardware`` is the ``_nvml.Hardware`` class for modules that talk to GPUs (passed in,
+    so that a module without GPUs does not ship the NVML layer and the simulator). The
+    result always carries ``changed`` (False unless the action says otherwise) and
+    ``feature_gates`` (effective values); with ``hardware`` also ``backend``.
     """
     result = {"changed": False}
     try:
@@ -74,7 +76,7 @@ def run_module(module, action, hardware=True):
         module.fail_json(msg=str(error), **error.details())
     result["feature_gates"] = gates
 
-    opened = open_hardware(module) if hardware else None
+    opened = open_hardware(module, hardware) if hardware else None
     try:
         if opened is not None:
             result["backend"] = opened.backend

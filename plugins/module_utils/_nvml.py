@@ -35,7 +35,7 @@ import threading
 from collections import namedtuple
 
 from ._capabilities import virtualization_mode_name
-from ._errors import HardwareError, InputError, MigError
+from ._errors import HardwareError, InputError, MigError, NvmlBindingsMissing
 from ._host import Host, run_command
 from ._nvml_bindings import load_pynvml, missing_problem
 from ._model import (
@@ -85,14 +85,6 @@ ERROR_HINTS = {
     "NVML_ERROR_LIB_RM_VERSION_MISMATCH": "the NVML library and the loaded kernel driver have different "
     "versions (reboot after a driver upgrade)",
 }
-
-
-class NvmlBindingsMissing(MigError):
-    """The ``pynvml`` module (package nvidia-ml-py) is missing or too old on the managed host."""
-
-    def __init__(self, problem, import_traceback):
-        self.traceback = import_traceback
-        super(NvmlBindingsMissing, self).__init__(problem)
 
 
 def nvml_error_name(code):

@@ -182,6 +182,7 @@ from ansible_collections.gpuops.mig.plugins.module_utils._cdi import (
 )
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 
 
 def main():
@@ -206,7 +207,7 @@ def main():
     run_module(
         module,
         lambda session: manage_spec(options, session.hardware, session.gpus, session.check_mode, session.diff),
-        hardware=options.state == "present",
+        hardware=Hardware if options.state == "present" else None,
     )
 
 

@@ -384,6 +384,7 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, converge
 from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
 
@@ -416,7 +417,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, converge)
+    run_module(module, converge, hardware=Hardware)
 
 
 if __name__ == "__main__":

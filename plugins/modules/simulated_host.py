@@ -239,7 +239,7 @@ def main():
         module.params["path"] = module.params["simulator"]
     if not module.params["path"]:
         module.fail_json(msg="path: no simulated host given (set path, simulator or GPUOPS_MIG_SIMULATOR)", option="path")
-    run_module(module, apply, hardware=False)
+    run_module(module, apply)
 
 
 if __name__ == "__main__":

@@ -147,17 +147,18 @@ def task_outcomes(stdout, task):
 
 
 def converge_results(result, host_name):
-    """Every result of the mig role's converge task for ``host_name`` in a run printed by the
-    json stdout callback."""
+    """Every result of the mig role's converge task for ``host_name`` in a run made with
+    JSON_OUTPUT (the default callback printing each result as one line of JSON)."""
     results = []
-    for play in json.loads(result.stdout)["plays"]:
-        for task in play["tasks"]:
-            if task["task"]["name"] == "Converge MIG mode, instances, GPU clients and the CDI spec" and host_name in task["hosts"]:
-                results.append(task["hosts"][host_name])
+    for block in result.stdout.split("TASK [")[1:]:
+        title, _bracket, body = block.partition("]")
+        if title.endswith("Converge MIG mode, instances, GPU clients and the CDI spec"):
+            for match in re.finditer(r"^(?:ok|changed|fatal): \[%s\](?:: FAILED!)? => (\{.*\})$" % re.escape(host_name), body, re.M):
+                results.append(json.loads(match.group(1)))
     return results
 
 
-JSON_OUTPUT = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+JSON_OUTPUT = {"ANSIBLE_VERBOSITY": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_CALLBACK_FORMAT_PRETTY": "false"}
 
 
 def test_gpu_clients_are_stopped_only_when_something_changes(tmp_path, playbook_runner):
