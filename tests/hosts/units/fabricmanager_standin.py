@@ -6,7 +6,8 @@
 
 Run as the systemd service nvidia-fabricmanager: on start it reads FABRIC_MODE from
 fabricmanager.cfg, starts the simulated Fabric Manager fresh in that mode (every partition
-inactive, as a restart without --restart does) and marks it running; while it runs, the
+inactive, as a restart without --restart does), marks it running and only then tells systemd
+it has started (Type=notify); while it runs, the
 simulated libnvfm answers; on SIGTERM (systemctl stop or restart) it marks it stopped, so
 libnvfm refuses connections again. The simulator code comes from the collection copied onto
 the host (PYTHONPATH in the unit).
@@ -16,7 +17,9 @@ the host (PYTHONPATH in the unit).
 
 from __future__ import absolute_import, division, print_function
 
+import os
 import signal
+import socket
 import sys
 
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib
@@ -37,6 +40,20 @@ def configured_mode(config_path):
     return 0
 
 
+def notify_ready():
+    """Tell systemd (Type=notify) that Fabric Manager is up, so `systemctl start` and `restart`
+    return only once the simulated Fabric Manager runs in its new mode (a caller that
+    activates partitions right after a restart must not race the start)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:
+        channel.connect(address)
+        channel.sendall(b"READY=1")
+
+
 def main(argv):
     state_path, config_path = argv
 
@@ -52,6 +69,7 @@ def main(argv):
     simulated_host.update_host(state_path, fabric_mode=mode)
     fm_lib.restart_fabric_manager(state_path, resiliency=False)
     print("simulated Fabric Manager running in FABRIC_MODE=%d" % mode, flush=True)
+    notify_ready()
     while True:
         signal.pause()
 
