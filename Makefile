@@ -48,9 +48,10 @@ host-tools:
 
 host-image: host-tools venv
 	bash tests/hosts/build-image.sh
-	$(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) \
-	  "nvidia-ml-py==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("nvidia-ml-py"))')"
-	$(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) "nvidia-ml-py==$(NVML_OLD_VERSION)"
+	for version in $$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("nvidia-ml-py"))') $(NVML_OLD_VERSION); do \
+	  ls $(HOST_WHEELS)/nvidia_ml_py-$$version-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) "nvidia-ml-py==$$version" || exit 1; \
+	done
 
 # Three systemd containers (inventories/hosts), site.yml and the report over SSH, then the
 # containers are removed (also when the run fails).
