@@ -61,9 +61,11 @@ def managed_host_problem(result, host):
     output = " ".join(str(result.get(key) or "") for key in ("module_stdout", "module_stderr")).strip()
     text = (message + " " + output).lower()
     if result.get("rc") == 127 or ("not found" in text and any(marker in text for marker in _NO_PYTHON_MARKERS)):
+        # the shell's own line, without the SSH and sudo chatter around it
+        missing = [line.strip() for line in output.splitlines() if "not found" in line]
         return ("%s cannot run Ansible modules: no Python interpreter (%s). gpuops.mig's modules need Python 3.9 or "
                 "later on the managed host: install python3 there, or set ansible_python_interpreter to one that exists"
-                % (host, output or message))
+                % (host, "; ".join(missing) or output or message))
     if any(marker in text for marker in _BECOME_MARKERS):
         return ("%s refused to run modules as root through become (%s). gpuops.mig changes GPUs and system files and "
                 "needs root: give the remote user sudo without a password, or pass the become password "

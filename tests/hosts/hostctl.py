@@ -141,7 +141,7 @@ def up(name, port, flaw=None, old_nvml=None):
         raise HostError("image %s is not built; run `make host-image` (tests/hosts/build-image.sh)" % image)
     run(["podman", "rm", "--force", "--volumes", name], check=False)
     run(["podman", "--runtime", "runc", "create", "--pull", "never", "--name", name, "--hostname", name, "--label", LABEL,
-         "--systemd=always", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+         "--systemd=always", "--network", "host", "--add-host", "%s:127.0.0.1" % name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
          image, "/sbin/init"])
     staging = tempfile.mkdtemp(prefix="gpuops-host-")
     try:

@@ -7,7 +7,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpuops.mig.plugins.filter.managed_host_problem import managed_host_problem
 
 NO_PYTHON = {"failed": True, "rc": 127, "msg": "The module failed to execute correctly, you probably need to set the interpreter.",
-             "module_stdout": "", "module_stderr": "/bin/sh: 1: /usr/bin/python3: not found\n"}
+             "module_stdout": "", "module_stderr": "Warning: Permanently added '[127.0.0.1]:2331' (ED25519) to the list of known "
+             "hosts.\r\n/bin/sh: 1: /usr/bin/python3: not found\n"}
 NO_SUDO = {"failed": True, "msg": "Task failed: Premature end of stream waiting for become success.\n>>> Standard Error\nsudo: a password is required"}
 
 
