@@ -13,8 +13,8 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
-.PHONY: demo demo-hosts test venv install units integration reliability molecule molecule-hosts hosts-test lint \
-	sanity bench clean host-tools host-image clean-hosts real-hosts
+.PHONY: demo demo-hosts test venv install units integration reliability container container-deps molecule \
+	molecule-hosts hosts-test lint sanity bench clean host-image clean-hosts real-hosts
 
 venv: $(VENV)/.installed
 
@@ -33,20 +33,15 @@ install: venv
 demo: install
 	$(BIN)/ansible-playbook -i inventories/simulated playbooks/demo.yml
 
-# Real managed hosts (tests/hosts/): systemd containers over SSH on 127.0.0.1. host-tools
-# installs podman, runc and mmdebstrap with apt when they are missing (needs root);
-# host-image builds the managed-host image once (podman keeps it) and downloads the
-# nvidia-ml-py wheels the hosts get their NVML bindings from (the current one, and an old
-# one for the bad-input test).
+# Real managed hosts (tests/hosts/): systemd containers over SSH on 127.0.0.1. host-image
+# builds the managed-host image once (podman keeps it; podman, runc and mmdebstrap come from
+# container-deps) and downloads the nvidia-ml-py wheels the hosts get their NVML bindings
+# from (the current one, and an old one for the bad-input test).
 HOST_WHEELS := build/hosts/wheels
 HOST_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/hosts_*/molecule.yml)))
 NVML_OLD_VERSION := 11.495.46
 
-host-tools:
-	@command -v podman >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap; }
-
-host-image: host-tools venv
+host-image: container-deps venv
 	bash tests/hosts/build-image.sh
 	for version in $$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("nvidia-ml-py"))') $(NVML_OLD_VERSION); do \
 	  ls $(HOST_WHEELS)/nvidia_ml_py-$$version-*.whl >/dev/null 2>&1 || \
@@ -82,6 +77,21 @@ integration: install
 reliability: install
 	$(BIN)/pytest -q -n 2 --dist loadfile tests/reliability
 
+# What tests/container needs (podman with runc, mmdebstrap for its image), installed from
+# Debian only when missing; where apt-get cannot run (not root, not Debian) the test skips
+# and says why.
+CONTAINER_TOOLS := podman runc mmdebstrap
+container-deps:
+	@missing=""; for tool in $(CONTAINER_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_TOOLS); \
+	else echo "container-deps: missing$$missing and apt-get cannot install them here: tests/container will skip"; fi
+
+# A real container engine with the CDI spec (podman; the image is built once into build/container).
+container: install container-deps
+	$(BIN)/pytest -q -rs tests/container
+
 molecule: install
 	$(BIN)/molecule test --all $(addprefix --exclude ,$(HOST_SCENARIOS))
 
@@ -93,8 +103,8 @@ sanity: venv
 
 # One pytest run (two workers: most tests wait on ansible-playbook processes), then molecule,
 # ansible-lint and ansible-test sanity.
-test: install
-	$(BIN)/pytest -q -n 2 --dist loadfile tests/unit tests/integration tests/reliability
+test: install container-deps
+	$(BIN)/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability tests/container
 	$(MAKE) --no-print-directory molecule
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory sanity

@@ -41,6 +41,7 @@ REAL_PATHS = {
 #: Where a real host's driver exposes device nodes and the MIG capability minors.
 REAL_DEV_ROOT = "/"
 REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+REAL_DRIVER_ROOT = "/"
 
 #: ``host_files`` values of a simulated host.
 SIMULATED_FILES, REAL_FILES = "simulated", "real"
@@ -65,6 +66,7 @@ class Host(object):
         if not simulator:
             self.dev_root = REAL_DEV_ROOT
             self.mig_minors_path = REAL_MIG_MINORS_PATH
+            self.driver_root = REAL_DRIVER_ROOT
             return
         # Imported here so that a real host never even loads the simulator.
         from ._simulator import host as simulated_host
@@ -80,6 +82,7 @@ class Host(object):
         self.root = driver_paths["root"]
         self.dev_root = driver_paths["dev_root"]
         self.mig_minors_path = driver_paths["mig_minors_path"]
+        self.driver_root = driver_paths["driver_root"]
 
     @property
     def simulated_files(self):

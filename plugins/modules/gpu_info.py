@@ -248,7 +248,12 @@ def main():
         argument_spec=common_argument_spec(fabric=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
-    run_module(module, lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]), hardware=Hardware)
+    run_module(
+        module,
+        lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]),
+        hardware=Hardware,
+        lock="shared",
+    )
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, mig_mode
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import DEFAULT_LOCK_TIMEOUT
 
 
 def main():

@@ -8,7 +8,8 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
 
   format: 1
   preset: preset name (presets.PRESETS)
-  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes
+  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes;
+        driver/ (the simulated driver installation), see driver_files
   host_files: "simulated" (default: units in this file, host files under root, many hosts
               on one machine) or "real" (only the GPUs and driver are simulated; units are
               systemd's, host files at their real paths, Fabric Manager a real service that
@@ -57,9 +58,10 @@ import hashlib
 import os
 import shutil
 
+from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
 from .._host import REAL_FILES, SIMULATED_FILES
-from . import devnodes, machine
+from . import devnodes, driver_files, machine
 from .nvml_lib import IMPLEMENTED_FUNCTIONS
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
 from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, write_state
@@ -67,7 +69,7 @@ from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, writ
 #: GPU client services every simulated host knows (inactive until started).
 DEFAULT_UNITS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
 
-_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "host_files")
+_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode", "host_files")
 HOST_FILES = (SIMULATED_FILES, REAL_FILES)
 
 
@@ -88,11 +90,11 @@ def _root(path):
 
 
 def paths(path):
-    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path.
-    Raises SimulatorStateError when no simulated host exists at ``path``."""
+    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path,
+    driver_root. Raises SimulatorStateError when no simulated host exists at ``path``."""
     if not os.path.exists(path):
         raise SimulatorStateError("simulated host state file %s does not exist" % os.path.abspath(path))
-    return devnodes.root_paths(_root(path))
+    return dict(devnodes.root_paths(_root(path)), driver_root=driver_files.driver_root(_root(path)))
 
 
 def _serial(seed, index):
@@ -267,6 +269,10 @@ def apply_options(state, options):
                          "first)", [host_files_of(state)])
     if options.get("reset_supported") is not None:
         changes["reset_supported"] = _check_bool("reset_supported", options["reset_supported"])
+    if options.get("virtualization_mode") is not None:
+        if options["virtualization_mode"] not in VIRTUALIZATION_MODES:
+            raise InputError("virtualization_mode", options["virtualization_mode"], "unknown virtualization mode", sorted(VIRTUALIZATION_MODES))
+        changes["virtualization_mode"] = options["virtualization_mode"]
     if options.get("processes") is not None:
         changes["processes"] = _processes(state, options["processes"])
     if options.get("faults") is not None:
@@ -289,10 +295,10 @@ def apply_options(state, options):
 
 
 def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=None, faults=None, latency=None,
-                units=None, host_files=SIMULATED_FILES, replace=False):
+                units=None, replace=False, virtualization_mode=None, host_files=SIMULATED_FILES):
     """Create a simulated host from ``preset``; returns its state. An existing host at
-    ``path`` is only replaced with ``replace=True``. ``reset_supported`` None: as the
-    preset's virtualization mode implies."""
+    ``path`` is only replaced with ``replace=True``. ``virtualization_mode`` None: the
+    preset's; ``reset_supported`` None: as the virtualization mode implies."""
     if preset not in PRESETS:
         raise InputError("preset", preset, "unknown preset", sorted(PRESETS))
     if host_files not in HOST_FILES:
@@ -309,7 +315,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "host_seed": path,
         "driver_version": spec["driver_version"],
         "cuda_driver_version": spec["cuda_driver_version"],
-        "reset_supported": reset_supported_by_default(preset),
+        "reset_supported": reset_supported_by_default(virtualization_mode or spec["virtualization_mode"]),
         "generation": 0,
         "gpus": [{
             "index": index,
@@ -330,14 +336,15 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "mutating_calls": {},
         "fabric": _fabric(spec, host_files),
     }
-    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported,
-                              processes=processes, faults=faults, latency=latency, units=units))
+    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
+                              faults=faults, latency=latency, units=units, virtualization_mode=virtualization_mode))
     if replace and os.path.exists(state["root"]):
         shutil.rmtree(state["root"])
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     devnodes.build_tree(state)
+    driver_files.build_tree(state)
     write_state(path, state)
     return state
 
