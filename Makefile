@@ -13,7 +13,8 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
-.PHONY: demo test venv install units integration reliability container container-deps molecule lint sanity bench clean
+.PHONY: demo demo-hosts test venv install units integration reliability container container-deps molecule \
+	molecule-hosts hosts-test lint sanity bench clean host-image clean-hosts real-hosts
 
 venv: $(VENV)/.installed
 
@@ -31,6 +32,41 @@ install: venv
 
 demo: install
 	$(BIN)/ansible-playbook -i inventories/simulated playbooks/demo.yml
+
+# Real managed hosts (tests/hosts/): systemd containers over SSH on 127.0.0.1. host-image
+# builds the managed-host image once (podman keeps it; podman, runc and mmdebstrap come from
+# container-deps) and downloads the nvidia-ml-py wheels the hosts get their NVML bindings
+# from (the current one, and an old one for the bad-input test).
+HOST_WHEELS := build/hosts/wheels
+HOST_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/hosts_*/molecule.yml)))
+NVML_OLD_VERSION := 11.495.46
+
+host-image: container-deps venv
+	bash tests/hosts/build-image.sh
+	for version in $$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("nvidia-ml-py"))') $(NVML_OLD_VERSION); do \
+	  ls $(HOST_WHEELS)/nvidia_ml_py-$$version-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/pip download --quiet --no-deps --only-binary=:all: -d $(HOST_WHEELS) "nvidia-ml-py==$$version" || exit 1; \
+	done
+
+# Three systemd containers (inventories/hosts), site.yml and the report over SSH, then the
+# containers are removed (also when the run fails).
+demo-hosts: install host-image
+	$(BIN)/ansible-playbook -i inventories/hosts extensions/molecule/hosts_shared/create.yml
+	status=0; $(BIN)/ansible-playbook -i inventories/hosts playbooks/demo.yml || status=$$?; \
+	  $(BIN)/ansible-playbook -i inventories/hosts extensions/molecule/hosts_shared/destroy.yml; exit $$status
+
+# The molecule scenarios on real hosts (hosts_*), and the bad-input hosts (tests/hosts).
+molecule-hosts: install host-image
+	for scenario in $(HOST_SCENARIOS); do $(BIN)/molecule test -s $$scenario || exit 1; done
+
+hosts-test: install host-image
+	$(BIN)/pytest -q tests/hosts
+
+# Everything on real managed hosts (what `make test` runs of it).
+real-hosts: molecule-hosts hosts-test
+
+clean-hosts:
+	podman rm --force --volumes $$(podman ps --all --quiet --filter label=gpuops-mig-test) 2>/dev/null || true
 
 units: venv
 	$(BIN)/pytest -q tests/unit
@@ -57,7 +93,7 @@ container: install container-deps
 	$(BIN)/pytest -q -rs tests/container
 
 molecule: install
-	$(BIN)/molecule test --all
+	$(BIN)/molecule test --all $(addprefix --exclude ,$(HOST_SCENARIOS))
 
 lint: install
 	$(BIN)/ansible-lint --offline

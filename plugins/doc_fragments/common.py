@@ -56,5 +56,6 @@ notes:
   - All options of this fragment belong to the action group C(gpuops.mig.mig), so
     C(module_defaults) with C(group/gpuops.mig.mig) can set them once for a play.
 requirements:
-  - nvidia-ml-py (the official NVML bindings, C(import pynvml)) on the managed host.
+  - nvidia-ml-py 12.535 or later (the official NVML bindings, C(import pynvml)) on the managed host, or
+    in C(/opt/gpuops-mig/lib) where the C(gpuops.mig.mig) role places it from a wheel (C(mig_nvml_wheel)).
 """

@@ -68,11 +68,12 @@ class PlacementError(MigError):
 
 
 class NvmlBindingsMissing(MigError):
-    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
+    """The ``pynvml`` module (package nvidia-ml-py) is missing or too old on the managed host:
+    ``problem`` says which, where and the fix; ``import_traceback`` is None when it imported."""
 
-    def __init__(self, import_traceback):
+    def __init__(self, problem, import_traceback):
         self.traceback = import_traceback
-        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")
+        super(NvmlBindingsMissing, self).__init__(problem)
 
 
 class UnexpectedError(MigError):

@@ -24,7 +24,7 @@ import contextlib
 import traceback
 from collections import namedtuple
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
 from ._errors import MigError, NvmlBindingsMissing, named
 from ._feature_gates import resolve as resolve_feature_gates
@@ -58,7 +58,7 @@ def open_hardware(module, hardware):
     try:
         return hardware(simulator=simulator)
     except NvmlBindingsMissing as error:
-        module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=error.traceback)
+        module.fail_json(msg=str(error), exception=error.traceback)
     except MigError as error:
         module.fail_json(msg=str(error), backend="simulator" if simulator else "nvml", **error.details())
 

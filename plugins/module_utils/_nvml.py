@@ -32,12 +32,12 @@ import ctypes
 import functools
 import os
 import threading
-import traceback
 from collections import namedtuple
 
 from ._capabilities import attempt_reset_by_default, virtualization_mode_name
 from ._errors import HardwareError, InputError, MigError, NvmlBindingsMissing
 from ._host import Host, run_command
+from ._nvml_bindings import load_pynvml, missing_problem
 from ._model import (
     bus_id_key,
     ComputeInstance,
@@ -51,13 +51,8 @@ from ._model import (
 )
 from ._profiles import mig_profile_name
 
-try:
-    import pynvml
-except ImportError:
-    pynvml = None
-    PYNVML_IMPORT_ERROR = traceback.format_exc()
-else:
-    PYNVML_IMPORT_ERROR = None
+#: pynvml, or None with why (missing or too old, and the fix) and the import traceback.
+pynvml, PYNVML_PROBLEM, PYNVML_IMPORT_ERROR = load_pynvml()
 
 #: What NVML answers for a profile enum the board does not offer (or beyond the enum range).
 UNOFFERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument) if pynvml else ()
@@ -233,7 +228,7 @@ class Hardware(object):
 
     def __init__(self, simulator=None, host=None):
         if pynvml is None:
-            raise NvmlBindingsMissing(PYNVML_IMPORT_ERROR)
+            raise NvmlBindingsMissing(PYNVML_PROBLEM or missing_problem(), PYNVML_IMPORT_ERROR)
         self.host = host or Host(simulator)
         self.mutating_calls = 0
         self._lock = threading.RLock()
@@ -841,7 +836,8 @@ def nvidia_smi_error_name(exit_status):
 FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
 
 #: The options of a simulated host that ``simulated_host`` manages (besides its preset).
-SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode")
+SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode",
+                          "host_files")
 
 
 def simulator_presets():
@@ -865,9 +861,12 @@ def fabric_mode_value(mode):
 
 def _managed_view(state):
     """What ``simulated_host`` manages of a host state, for change detection and diffs."""
+    from ._simulator import host as simulated_host
+
     fabric = state["fabric"]
     return {
         "preset": state["preset"],
+        "host_files": simulated_host.host_files_of(state),
         "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
         "reset_supported": state["reset_supported"],
         "virtualization_mode": state.get("virtualization_mode"),

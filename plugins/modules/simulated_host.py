@@ -99,7 +99,25 @@ options:
       - GPU client services (systemd units) of the host, as a mapping of unit name to
         C(active) (bool) and C(gpus) (indices they hold, default all). Active units hold
         their GPUs like processes do.
+      - Not with O(host_files=real), where the units are systemd's.
     type: dict
+  host_files:
+    description:
+      - Where the host's files and services are. Set when the host is created; it cannot
+        change afterwards.
+      - V(simulated) keeps them in the simulated host (units in the state file, the CDI
+        spec, mig-parted and Fabric Manager configuration, lock and journal under
+        I(<path>.root)), so many simulated hosts can share one machine.
+      - V(real) simulates only the GPUs and their driver (device nodes and driver files
+        stay under I(<path>.root)). The machine's own systemd units are the GPU client
+        services, the host's files are at their real paths (C(/var/run/cdi),
+        C(/etc/nvidia-mig-manager), C(/usr/share/nvidia/nvswitch/fabricmanager.cfg)), and
+        the simulated Fabric Manager answers only while the C(nvidia-fabricmanager)
+        service marks it running (a stand-in service does that in the collection's tests).
+        Use it on a container or VM with systemd that stands for one GPU host.
+      - Defaults to V(simulated) when the host is created.
+    type: str
+    choices: [simulated, real]
 notes:
   - O(gpus) and O(device_filter) are accepted (so C(module_defaults) can set them for the
     whole action group) but have no effect here.
@@ -145,6 +163,12 @@ EXAMPLES = r"""
     - name: Read it
       gpuops.mig.gpu_info:
 
+- name: Simulate the GPUs of this (container) host; its systemd units and files stay real
+  gpuops.mig.simulated_host:
+    path: /var/lib/gpuops-mig-sim/host.json
+    preset: dgx-a100
+    host_files: real
+
 - name: Remove it
   gpuops.mig.simulated_host:
     path: /var/tmp/dgx-h100.json
@@ -167,7 +191,7 @@ host:
       does not exist).
     - C(preset), C(reset_supported), C(driver_version), C(gpus) (index, board, name, uuid,
       pci_bus_id, minor, module_id, mig_current, mig_pending, lost, resets,
-      gpu_instances), C(processes), C(units) (name to active), C(faults), C(latency),
+      gpu_instances), C(host_files), C(processes), C(units) (name to active), C(faults), C(latency),
       C(mutating_calls) (per NVML function), C(fabric) (nvswitch, mode, fm_running,
       active_partitions), and the paths C(root), C(dev_root), C(mig_minors_path) and C(driver_root) (the
       simulated driver installation).
@@ -199,6 +223,7 @@ def apply(session):
         faults=params["faults"],
         latency=params["latency"],
         units=params["units"],
+        host_files=params["host_files"],
     )
     if not session.diff:
         del result["diff"]
@@ -218,6 +243,7 @@ def main():
             faults=dict(type="list", elements="dict"),
             latency=dict(type="raw"),
             units=dict(type="dict"),
+            host_files=dict(type="str", choices=["simulated", "real"]),
         ),
         supports_check_mode=True,
     )

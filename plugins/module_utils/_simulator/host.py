@@ -10,6 +10,10 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
   preset: preset name (presets.PRESETS)
   root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes;
         driver/ (the simulated driver installation), see driver_files
+  host_files: "simulated" (default: units in this file, host files under root, many hosts
+              on one machine) or "real" (only the GPUs and driver are simulated; units are
+              systemd's, host files at their real paths, Fabric Manager a real service that
+              sets fabric.fm_running; see _host.Host)
   host_seed: seed of the deterministic GPU UUIDs and serials (the state file's path)
   driver_version, cuda_driver_version: what nvmlSystemGet*Version report
   reset_supported: whether GPU reset works; at creation it follows the preset's
@@ -23,7 +27,8 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
                            compute_instances: [{ci_id, profile_id, start, size,
                                                 mig_uuid, generation}]}]}]
   processes: [{pid, name, gpu, gi_id|null, ci_id|null, used_memory_mb}]
-  units: {name: {active: bool, gpus: [index, ...]}}  GPU client services (systemd units)
+  units: {name: {active: bool, gpus: [index, ...]}}  GPU client services (systemd units;
+         always empty with host_files "real")
   faults: [{function, remaining, error, gpu|null, persistent}]  armed NVML faults
   latency: {"default": s, "<nvml function>": s} or "realistic"
   mutating_calls: {nvml function: count}
@@ -55,6 +60,7 @@ import shutil
 
 from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
+from .._host import REAL_FILES, SIMULATED_FILES
 from . import devnodes, driver_files, machine
 from .nvml_lib import IMPLEMENTED_FUNCTIONS
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
@@ -63,7 +69,8 @@ from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, writ
 #: GPU client services every simulated host knows (inactive until started).
 DEFAULT_UNITS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
 
-_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode")
+_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode", "host_files")
+HOST_FILES = (SIMULATED_FILES, REAL_FILES)
 
 
 class SimulatedHostError(MigError):
@@ -95,12 +102,14 @@ def _serial(seed, index):
     return "16520%08d" % (int(digest[:12], 16) % 100000000)
 
 
-def _fabric(preset):
+def _fabric(preset, host_files):
+    """The fabric of a new host. With real host files Fabric Manager is a real service, so
+    the simulated one runs only while that service does (it marks itself running)."""
     if preset["fabric"] is None:
         return {"nvswitch": False}
     return {
         "nvswitch": True,
-        "fm_running": True,
+        "fm_running": host_files == SIMULATED_FILES,
         "mode": 0,
         "restart_pending": False,
         "partitions": [
@@ -215,7 +224,17 @@ def _latency(latency):
     return result
 
 
+def host_files_of(state):
+    """The host's host_files mode (state files written before the option have simulated files)."""
+    return state.get("host_files") or SIMULATED_FILES
+
+
 def _units(state, units):
+    if host_files_of(state) == REAL_FILES:
+        if units:
+            raise InputError("units", units, "a host with host_files=real runs systemd's units: start and stop "
+                             "them with systemctl (ansible.builtin.systemd_service)")
+        return {}
     result = dict(state.get("units") or {})
     for name in DEFAULT_UNITS:
         result.setdefault(name, {"active": False, "gpus": list(range(len(state["gpus"])))})
@@ -244,6 +263,10 @@ def apply_options(state, options):
     if unknown:
         raise InputError("options", unknown, "unknown option", _OPTIONS)
     changes, lost = {}, {}
+    host_files = options.get("host_files")
+    if host_files is not None and host_files != host_files_of(state):
+        raise InputError("host_files", host_files, "a simulated host's host_files cannot change (remove the host "
+                         "first)", [host_files_of(state)])
     if options.get("reset_supported") is not None:
         changes["reset_supported"] = _check_bool("reset_supported", options["reset_supported"])
     if options.get("virtualization_mode") is not None:
@@ -272,12 +295,14 @@ def apply_options(state, options):
 
 
 def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=None, faults=None, latency=None,
-                units=None, replace=False, virtualization_mode=None):
+                units=None, replace=False, virtualization_mode=None, host_files=SIMULATED_FILES):
     """Create a simulated host from ``preset``; returns its state. An existing host at
     ``path`` is only replaced with ``replace=True``. ``virtualization_mode`` None: the
     preset's; ``reset_supported`` None: as the virtualization mode implies."""
     if preset not in PRESETS:
         raise InputError("preset", preset, "unknown preset", sorted(PRESETS))
+    if host_files not in HOST_FILES:
+        raise InputError("host_files", host_files, "unknown mode", HOST_FILES)
     path = os.path.abspath(path)
     if os.path.exists(path) and not replace:
         raise InputError("path", path, "a simulated host already exists there (update it, or replace it)")
@@ -286,6 +311,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "format": STATE_FORMAT_VERSION,
         "preset": preset,
         "root": _root(path),
+        "host_files": host_files,
         "host_seed": path,
         "driver_version": spec["driver_version"],
         "cuda_driver_version": spec["cuda_driver_version"],
@@ -308,7 +334,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "faults": [],
         "latency": {},
         "mutating_calls": {},
-        "fabric": _fabric(spec),
+        "fabric": _fabric(spec, host_files),
     }
     apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
                               faults=faults, latency=latency, units=units, virtualization_mode=virtualization_mode))
@@ -386,6 +412,7 @@ def describe_host(path):
         summary = {
             "path": os.path.abspath(path),
             "preset": state["preset"],
+            "host_files": host_files_of(state),
             "reset_supported": state["reset_supported"],
             "driver_version": state["driver_version"],
             "gpus": [_describe_gpu(gpu) for gpu in state["gpus"]],
