@@ -1145,7 +1145,7 @@ class InstanceChange(object):
             if device.mig_current is None:
                 if wanted.mig_enabled:
                     problems.append("GPU %d (%s) does not support MIG" % (index, device.name))
-            elif wanted.mig_enabled and wanted.wanted and not device.mig_current:
+            elif wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current:
                 capabilities = capabilities_for(device.architecture)
                 if device.mig_pending:
                     problems.append("GPU %d: MIG mode is enabled but pending until the GPU is reset" % index)
@@ -1171,7 +1171,7 @@ class InstanceChange(object):
         current = self.hardware.gpu_instances(index)
         by_id = dict((profile.profile_id, profile) for profile in profiles)
         before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
-        enable = bool(wanted.mig_enabled and wanted.wanted and not device.mig_current)
+        enable = bool(wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current)
         disable = False
         if not wanted.mig_enabled and device.mig_pending:
             if self.auto_enable_mig and not capabilities.mig_mode_change_requires_reset:
@@ -1363,4 +1363,7 @@ def mig_instance(session):
         mig_in_fabric_partitions=gates["MigInFabricPartitions"],
         fabric_members=fabric_members,
     )
-    return change.run(session.check_mode, session.diff, lock_timeout)
+    result = change.run(session.check_mode, session.diff, lock_timeout)
+    if getattr(desired, "warnings", None):  # a mig-parted config's entries this host ignores
+        result["warnings"] = list(desired.warnings)
+    return result
