@@ -146,9 +146,11 @@ class MigPartedConfig(object):
         return "mig-parted config %s: %s" % (self.source, _location(self.name, entry, field))
 
     def selection_warnings(self, host_gpus):
-        """Entries that select no GPU of the host (``host_gpus``: every GpuDevice), and
-        device indices the host does not have. mig-parted ignores both silently; a config
-        written for another host shape then does less than its author expects."""
+        """What the config names that the host lacks (``host_gpus``: every GpuDevice): GPU
+        indices it does not have, or no GPU selected at all. mig-parted ignores both
+        silently; a config written for another host shape then does less than its author
+        expects. (One entry selecting nothing is normal: configs such as all-balanced carry
+        one entry per board model.)"""
         indices = set(gpu.index for gpu in host_gpus)
         warnings = []
         for entry in self.entries:
@@ -158,11 +160,11 @@ class MigPartedConfig(object):
                     "%s names GPU index(es) %s, which this host does not have (it has %s); ignored, as mig-parted does"
                     % (self.where(entry.index, "devices"), ", ".join(str(index) for index in missing), _index_range(indices))
                 )
-            if not any(_selects(entry, gpu) for gpu in host_gpus):
-                warnings.append(
-                    "%s selects no GPU of this host (%s); the entry is ignored, as mig-parted does"
-                    % (self.where(entry.index), _selection_text(entry))
-                )
+        if not any(_selects(entry, gpu) for entry in self.entries for gpu in host_gpus):
+            warnings.append(
+                "%s selects no GPU of this host (%s; the host has %s); nothing is changed, as with mig-parted"
+                % (self.where(), "; ".join(_selection_text(entry) for entry in self.entries), _models(host_gpus))
+            )
         return warnings
 
     def entry_for(self, gpu):
@@ -207,6 +209,13 @@ def _selects(entry, gpu):
 
 def _index_range(indices):
     return "no GPU" if not indices else "GPU %d" % min(indices) if len(indices) == 1 else "GPUs %d-%d" % (min(indices), max(indices))
+
+
+def _models(gpus):
+    counts = {}
+    for gpu in gpus:
+        counts[gpu.pci_device_id] = counts.get(gpu.pci_device_id, 0) + 1
+    return ", ".join("%d x %s" % (count, format_device_id(packed)) for packed, count in sorted(counts.items())) or "no GPU"
 
 
 def _selection_text(entry):
@@ -273,10 +282,11 @@ def _read_file(path):
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise ConfigError(path, "cannot read the file: %s" % (error.strerror or error))
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise ConfigError(path, "not a regular file (%s); a mig-parted config must be a file" % _file_kind(mode))
     with os.fdopen(descriptor, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise ConfigError(path, "not a regular file (%s); a mig-parted config must be a file" % _file_kind(mode))
         try:
             data = handle.read(MAX_FILE_BYTES + 1)
         except OSError as error:
