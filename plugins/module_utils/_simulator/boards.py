@@ -478,32 +478,28 @@ def _board(name, pci_device_id, pci_subsystem_id, architecture, memory_total_mb,
 
 
 _AMPERE_SAME_AS = ["name", "memory_total_mb", "multiprocessor_count"]
+
+
+def _a100_variant(name, pci_device_id, pci_subsystem_id, gigabytes, inferred=_AMPERE_SAME_AS):
+    """An A100/A800 of the 40GB or 80GB profile set (3.1 / 3.2) under another PCI id."""
+    names, memory, total = {40: (_A100_40_NAMES, _A100_40_MEMORY, 40960),
+                            80: (_A100_80_NAMES, _A100_80_MEMORY, 81920)}[gigabytes]
+    return _board(name, pci_device_id, pci_subsystem_id, ARCH_AMPERE, total, 108, _ampere_rows(names, memory), [],
+                  inferred, ci_sm_observed=True)
 _HOPPER_SAME_AS = ["name", "memory_total_mb"]
 
 BOARDS.update({
     # 0x20F1 / 0x20B1 A100 PCIe 40GB, 0x20F6 A800 40GB PCIe: A100-SXM4-40GB's profiles
     # (3.1: same profile set per [D1][S5])
-    "A100-PCIE-40GB": _board(
-        "NVIDIA A100-PCIE-40GB", 0x20F110DE, 0x145F10DE, ARCH_AMPERE, 40960, 108,
-        _ampere_rows(_A100_40_NAMES, _A100_40_MEMORY), [], ["memory_total_mb", "multiprocessor_count"],
-        ci_sm_observed=True),
-    "A100-PCIE-40GB-20B1": _board(
-        "NVIDIA A100-PCIE-40GB", 0x20B110DE, 0x145F10DE, ARCH_AMPERE, 40960, 108,
-        _ampere_rows(_A100_40_NAMES, _A100_40_MEMORY), [], _AMPERE_SAME_AS, ci_sm_observed=True),
-    "A800-PCIE-40GB": _board(
-        "NVIDIA A800 40GB PCIe", 0x20F610DE, 0x17A810DE, ARCH_AMPERE, 40960, 108,
-        _ampere_rows(_A100_40_NAMES, _A100_40_MEMORY), [], _AMPERE_SAME_AS, ci_sm_observed=True),
+    "A100-PCIE-40GB": _a100_variant("NVIDIA A100-PCIE-40GB", 0x20F110DE, 0x145F10DE, 40,
+                                    inferred=["memory_total_mb", "multiprocessor_count"]),
+    "A100-PCIE-40GB-20B1": _a100_variant("NVIDIA A100-PCIE-40GB", 0x20B110DE, 0x145F10DE, 40),
+    "A800-PCIE-40GB": _a100_variant("NVIDIA A800 40GB PCIe", 0x20F610DE, 0x17A810DE, 40),
     # 0x20B5 A100 PCIe 80GB, 0x20F3 A800-SXM4-80GB, 0x20F5 A800 80GB PCIe: A100-SXM4-80GB's
     # profiles (3.2: "same names as SXM4-80GB")
-    "A100-PCIE-80GB": _board(
-        "NVIDIA A100 80GB PCIe", 0x20B510DE, 0x153310DE, ARCH_AMPERE, 81920, 108,
-        _ampere_rows(_A100_80_NAMES, _A100_80_MEMORY), [], _AMPERE_SAME_AS, ci_sm_observed=True),
-    "A800-SXM4-80GB": _board(
-        "NVIDIA A800-SXM4-80GB", 0x20F310DE, 0x17A210DE, ARCH_AMPERE, 81920, 108,
-        _ampere_rows(_A100_80_NAMES, _A100_80_MEMORY), [], _AMPERE_SAME_AS, ci_sm_observed=True),
-    "A800-PCIE-80GB": _board(
-        "NVIDIA A800 80GB PCIe", 0x20F510DE, 0x17A910DE, ARCH_AMPERE, 81920, 108,
-        _ampere_rows(_A100_80_NAMES, _A100_80_MEMORY), [], _AMPERE_SAME_AS, ci_sm_observed=True),
+    "A100-PCIE-80GB": _a100_variant("NVIDIA A100 80GB PCIe", 0x20B510DE, 0x153310DE, 80),
+    "A800-SXM4-80GB": _a100_variant("NVIDIA A800-SXM4-80GB", 0x20F310DE, 0x17A210DE, 80),
+    "A800-PCIE-80GB": _a100_variant("NVIDIA A800 80GB PCIe", 0x20F510DE, 0x17A910DE, 80),
     # 0x20B6 PG506-232, a GA100 module that mig-parted files with the 96GB Hopper boards
     # (section 8): the 96GB names on Ampere engines; memory as GH200-96GB
     "PG506-96GB": _board(
