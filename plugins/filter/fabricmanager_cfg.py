@@ -44,55 +44,19 @@ _value:
   type: str
 """
 
-import re
-
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.six import string_types
 
-_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_ASSIGNMENT = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)$")
-
-
-def _render_value(key, value):
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)) or isinstance(value, string_types):
-        text = to_text(value).strip()
-        if "\n" in text:
-            raise AnsibleFilterError("fabricmanager_cfg: value of %s must be one line, got %r" % (key, value))
-        return text
-    raise AnsibleFilterError("fabricmanager_cfg: value of %s must be a string, number or boolean, got %r" % (key, value))
+from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
+from ansible_collections.gpuops.mig.plugins.module_utils._fabric_host import set_config_keys
 
 
 def fabricmanager_cfg(content, settings):
     if not isinstance(settings, dict):
         raise AnsibleFilterError("fabricmanager_cfg: settings must be a dict, got %r" % (settings,))
-    for key in settings:
-        if not isinstance(key, string_types) or not _KEY.match(key):
-            raise AnsibleFilterError(
-                "fabricmanager_cfg: %r is not a Fabric Manager key (upper-case letters, digits and _)" % (key,)
-            )
-    pending = dict(settings)
-    lines = []
-    for line in to_text(content or "").splitlines():
-        match = _ASSIGNMENT.match(line)
-        key = match.group(1) if match else None
-        if key in settings:
-            if key not in pending:
-                continue  # a duplicate of a key we already set: Fabric Manager reads one
-            value = pending.pop(key)
-            if value is None:
-                continue
-            rendered = "%s=%s" % (key, _render_value(key, value))
-            unchanged = match.group(2).strip() == _render_value(key, value)
-            lines.append(line if unchanged else rendered)
-        else:
-            lines.append(line)
-    for key in settings:
-        if key in pending and pending[key] is not None:
-            lines.append("%s=%s" % (key, _render_value(key, pending[key])))
-    return "\n".join(lines) + "\n"
+    try:
+        return set_config_keys(content, settings)
+    except InputError as error:
+        raise AnsibleFilterError("fabricmanager_cfg: %s" % error)
 
 
 class FilterModule(object):

@@ -165,3 +165,57 @@ def capabilities_for(architecture):
             architecture=architecture, name=name, assumed_from=architecture_name(newest), **rows[newest]
         )
     return Capabilities(architecture=architecture, name=name, assumed_from=None, **_NO_MIG)
+
+
+# -- deployment: what the GPU says about the machine it is in ---------------------------
+
+#: NVML_GPU_VIRTUALIZATION_MODE_* (nvml.h) by the names gpu_info reports.
+VIRTUALIZATION_MODES = {
+    "none": 0,  # bare metal
+    "passthrough": 1,  # the whole GPU passed through to this VM
+    "vgpu_guest": 2,  # a vGPU inside a guest VM
+    "vgpu_host": 3,  # hypervisor with the vGPU manager
+    "vsga_host": 4,  # hypervisor with vSGA
+}
+VIRTUALIZATION_MODE_NAMES = dict((value, name) for name, value in VIRTUALIZATION_MODES.items())
+
+#: Guests whose hypervisor owns the GPU's reset: a guest-initiated reset is commonly refused
+#: (mig-parted answers that with its reboot hook).
+_RESET_OWNED_BY_HYPERVISOR = ("passthrough", "vgpu_guest")
+
+
+def virtualization_mode_name(value):
+    """gpu_info's name of an NVML virtualization mode value ("mode<N>" for a new value)."""
+    return VIRTUALIZATION_MODE_NAMES.get(value, "mode%d" % value)
+
+
+def attempt_reset_by_default(virtualization_mode):
+    """Whether ``reset: auto`` should try a GPU reset on a GPU in ``virtualization_mode``
+    (a name of VIRTUALIZATION_MODES, or None when the GPU does not say).
+
+    False in a passthrough or vGPU guest: report ``reboot_required`` instead and leave the
+    reset to the user (``reset: always``). True elsewhere, including an unknown mode."""
+    return virtualization_mode not in _RESET_OWNED_BY_HYPERVISOR
+
+
+#: gpu_info's host-level deployment mode for each virtualization mode its GPUs report.
+_DEPLOYMENT_MODES = {
+    "none": "bare_metal",
+    "passthrough": "passthrough_guest",
+    "vgpu_guest": "vgpu_guest",
+    "vgpu_host": "vgpu_host",
+    "vsga_host": "vsga_host",
+}
+
+
+def deployment_mode(virtualization_modes):
+    """The host's deployment mode from its GPUs' virtualization modes: the one they share
+    (bare_metal, passthrough_guest, vgpu_guest, vgpu_host, ...), "mixed" when they differ,
+    None when no GPU says."""
+    said = set(mode for mode in virtualization_modes if mode is not None)
+    if not said:
+        return None
+    if len(said) > 1:
+        return "mixed"
+    mode = said.pop()
+    return _DEPLOYMENT_MODES.get(mode, mode)

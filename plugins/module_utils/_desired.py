@@ -57,7 +57,21 @@ class DesiredState(dict):
         self.warnings = list(warnings)
 
 LAYOUT_KEYS = ("profile", "count", "placement", "compute_instances")
-FORMS = ("layout", "requirements", "mig_parted_config")
+FORMS = ("layout", "requirements", "mig_parted_config", "gpu_layouts", "layout_preset")
+
+#: Named layouts (``layout_preset``) as requirement items that the selection turns into each
+#: board's own profiles, keyed by the compute slices of the whole GPU (7: A100, H100, H200,
+#: B200; 4: A30, RTX PRO 6000). The same shapes as mig-parted's all-* configs.
+LAYOUT_PRESETS = {
+    "all-1g": {7: [{"compute_slices": 1, "count": 7}], 4: [{"compute_slices": 1, "count": 4}]},
+    "all-2g": {7: [{"compute_slices": 2, "count": 3}], 4: [{"compute_slices": 2, "count": 2}]},
+    "all-3g": {7: [{"compute_slices": 3, "count": 2}]},
+    "all-balanced": {
+        7: [{"compute_slices": 1, "count": 2}, {"compute_slices": 2}, {"compute_slices": 3}],
+        4: [{"compute_slices": 1, "count": 2}, {"compute_slices": 2}],
+    },
+    "all-whole": {7: [{"compute_slices": 7}], 4: [{"compute_slices": 4}]},
+}
 
 
 def desired_state(params, hardware, devices, uses_fabric_partitions=None):
@@ -66,48 +80,88 @@ def desired_state(params, hardware, devices, uses_fabric_partitions=None):
 
     ``uses_fabric_partitions(index)`` tells requirement-based selection whether the GPU
     belongs to an active NVSwitch fabric partition. Raises InputError before anything
-    changes.
+    changes. ``state: disabled`` wants MIG off and no instances on every MIG-capable GPU;
+    ``default_layout_preset`` applies when no form is given.
     """
     given = [form for form in FORMS if params.get(form) is not None]
-    if params.get("state") == "absent":
+    state = params.get("state")
+    if state in ("absent", "disabled"):
         if given:
-            raise InputError(given[0], params[given[0]], "cannot be combined with state=absent (which removes every instance)")
-        return dict((device.index, DesiredGpu(device.index, True, ())) for device in devices)
-    if len(given) != 1:
-        raise InputError(
-            "layout", params.get("layout"), "exactly one of layout, requirements, mig_parted_config is required (got %s)"
-            % (", ".join(given) or "none"), valid=FORMS,
-        )
-    if given[0] == "layout":
-        return dict((d.index, DesiredGpu(d.index, True, from_layout(params["layout"], hardware.gpu_instance_profiles(d.index)))) for d in devices)
-    if given[0] == "requirements":
+            raise InputError(given[0], params[given[0]], "cannot be combined with state=%s (which removes every instance)" % state)
         return dict(
-            (
-                d.index,
-                DesiredGpu(
-                    d.index,
-                    True,
-                    from_requirements(
-                        params["requirements"],
-                        hardware.gpu_instance_profiles(d.index),
-                        capabilities_for(d.architecture),
-                        params.get("sharing_strategy") or "none",
-                        bool(uses_fabric_partitions and uses_fabric_partitions(d.index)),
-                    ),
-                ),
-            )
-            for d in devices
+            (device.index, DesiredGpu(device.index, state == "absent", ()))
+            for device in devices
+            if state == "absent" or device.mig_current is not None
         )
-    return from_mig_parted(params["mig_parted_config"], hardware, devices)
+    if not given and params.get("default_layout_preset"):
+        params = dict(params, layout_preset=params["default_layout_preset"])
+        given = ["layout_preset"]
+    if len(given) > 1:
+        raise InputError(given[1], params[given[1]], "give at most one of %s (got %s)" % (", ".join(FORMS), ", ".join(given)))
+    if not given:
+        raise InputError("layout", None, "one of %s is required with state=present" % ", ".join(FORMS))
+    form = given[0]
+    if form == "mig_parted_config":
+        return from_mig_parted(params["mig_parted_config"], hardware, devices)
+    if form == "gpu_layouts":
+        layouts = _gpu_layouts(params["gpu_layouts"], devices)
+        devices = [device for device in devices if device.index in layouts]
+    desired = {}
+    for device in devices:
+        profiles = hardware.gpu_instance_profiles(device.index)
+        if device.mig_current is None:
+            wanted = ()  # refused with the GPU's name when the change is checked
+        elif form == "layout":
+            wanted = from_layout(params["layout"], profiles)
+        elif form == "gpu_layouts":
+            wanted = from_layout(layouts[device.index], profiles, "gpu_layouts.%d" % device.index)
+        else:
+            requirements = params["requirements"] if form == "requirements" else preset_requirements(params["layout_preset"], profiles)
+            wanted = from_requirements(
+                requirements,
+                profiles,
+                capabilities_for(device.architecture),
+                params.get("sharing_strategy") or "none",
+                bool(uses_fabric_partitions and uses_fabric_partitions(device.index)),
+            )
+        desired[device.index] = DesiredGpu(device.index, True, wanted)
+    return desired
 
 
-def from_layout(layout, profiles):
+def _gpu_layouts(value, devices):
+    """{index: layout} of the ``gpu_layouts`` option; every key a selected GPU's index."""
+    if not isinstance(value, dict):
+        raise InputError("gpu_layouts", value, "must be a mapping of GPU index to layout")
+    selected = [device.index for device in devices]
+    layouts = {}
+    for key, layout in value.items():
+        text = str(key).strip()
+        if not text.isdigit() or int(text) not in selected:
+            raise InputError("gpu_layouts", key, "not the index of a selected GPU", valid=selected)
+        layouts[int(text)] = layout
+    return layouts
+
+
+def preset_requirements(name, profiles):
+    """Requirement items of layout preset ``name`` on a GPU with ``profiles``."""
+    if name not in LAYOUT_PRESETS:
+        raise InputError("layout_preset", name, "unknown layout preset", valid=sorted(LAYOUT_PRESETS))
+    slices = max(profile.slice_count for profile in profiles)
+    if slices not in LAYOUT_PRESETS[name]:
+        raise InputError(
+            "layout_preset", name, "not defined for GPUs with %d compute slices" % slices,
+            valid=sorted(preset for preset, shapes in LAYOUT_PRESETS.items() if slices in shapes),
+        )
+    return LAYOUT_PRESETS[name][slices]
+
+
+def from_layout(layout, profiles, option_name="layout"):
     """Wanted list of a ``layout`` option on a GPU with ``profiles``."""
     if not isinstance(layout, list):
-        raise InputError("layout", layout, "must be a list of profile names or mappings")
+        raise InputError(option_name, layout, "must be a list of profile names or mappings")
     wanted = []
     for position, entry in enumerate(layout):
-        option = "layout[%d]" % position
+        option = "%s[%d]" % (option_name, position)
         if isinstance(entry, str):
             wanted.extend(_named(entry, profiles, option, 1))
         elif isinstance(entry, dict):
@@ -209,17 +263,25 @@ def from_mig_parted(option, hardware, devices):
     """DesiredState for the GPUs a mig-parted config selects.
 
     A profile the GPU does not offer, or a layout that cannot fit even on an empty GPU,
-    fails here naming the file, config, entry, GPU and board; entries that select no GPU
-    of the host only warn (mig-parted ignores them).
+    fails here naming the file, config, entry, GPU and board; a config selecting no GPU of
+    the host, or GPU indices it lacks, only warns (mig-parted ignores them).
     """
-    if not isinstance(option, dict) or not option.get("file"):
-        raise InputError("mig_parted_config", option, "must be a mapping with 'file' (path) and 'name' (config)", valid=["file", "name"])
-    unknown = sorted(set(option) - set(("file", "name")))
+    keys = ["file", "content", "name"]
+    if not isinstance(option, dict) or bool(option.get("file")) == (option.get("content") is not None):
+        raise InputError(
+            "mig_parted_config", option, "must be a mapping with either 'file' (path) or 'content' (the config), and 'name'", valid=keys
+        )
+    unknown = sorted(set(option) - set(keys))
     if unknown:
-        raise InputError("mig_parted_config.%s" % unknown[0], option[unknown[0]], "unknown key", valid=["file", "name"])
+        raise InputError("mig_parted_config.%s" % unknown[0], option[unknown[0]], "unknown key", valid=keys)
     from ._migparted import load  # here: only this form needs it, and a module run compiles what it imports
 
-    config = load(option["file"], option.get("name"))
+    try:
+        config = load(option.get("file") or option["content"], option.get("name") or None)
+    except InputError as error:
+        if option.get("name") and error.value == option["name"]:
+            raise InputError("mig_parted_config.name", option["name"], "no such config under mig-configs", error.valid)
+        raise
     desired = DesiredState(warnings=list(config.warnings) + config.selection_warnings(hardware.healthy_devices()))
     for device in devices:
         entry = config.entry_for(device)

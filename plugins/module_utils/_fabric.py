@@ -5,9 +5,8 @@
 
 Layers, bottom up:
 
-* ctypes definitions of ``nv_fm_types.h`` (struct layouts, ``MAKE_FM_PARAM_VERSION``
-  versions, ``fmReturn_t`` names). These are the bindings: no Python package for libnvfm
-  exists (reference/fabric-manager-and-cdi.md A6).
+* the libnvfm binding (``_libnvfm``: ctypes definitions of ``nv_fm_types.h``), shared
+  with the simulated libnvfm.
 * Backends with one interface (``name``, ``partitions()``, ``activate(id, vfs)``,
   ``deactivate(id)``, ``set_activated(ids)``, ``close()``):
   ``LibnvfmBackend(lib)`` calls a libnvfm-like object (the real ``libnvfm.so.1`` or the
@@ -37,139 +36,31 @@ from collections import namedtuple
 
 from ._capabilities import capabilities_for
 from ._errors import HardwareError, InputError, MigError
-from ._nvml import bus_id_key, run_command
-
-# -- nv_fm_types.h -----------------------------------------------------------------------
-
-FM_CMD_PORT_NUMBER = 6666
-FM_MAX_STR_LENGTH = 256
-FM_UUID_BUFFER_SIZE = 80
-FM_DEVICE_PCI_BUS_ID_BUFFER_SIZE = 32
-FM_MAX_NUM_GPUS = 16
-FM_MAX_FABRIC_PARTITIONS = 64
-
-#: fmReturn_t (nv_fm_types.h; -11 and below come from the newer multi-node header).
-FM_RETURN_NAMES = {
-    0: "FM_ST_SUCCESS",
-    -1: "FM_ST_BADPARAM",
-    -2: "FM_ST_GENERIC_ERROR",
-    -3: "FM_ST_NOT_SUPPORTED",
-    -4: "FM_ST_UNINITIALIZED",
-    -5: "FM_ST_TIMEOUT",
-    -6: "FM_ST_VERSION_MISMATCH",
-    -7: "FM_ST_IN_USE",
-    -8: "FM_ST_NOT_CONFIGURED",
-    -9: "FM_ST_CONNECTION_NOT_VALID",
-    -10: "FM_ST_NVLINK_ERROR",
-    -11: "FM_ST_RESOURCE_BAD",
-    -12: "FM_ST_RESOURCE_IN_USE",
-    -13: "FM_ST_RESOURCE_NOT_IN_USE",
-    -14: "FM_ST_RESOURCE_EXHAUSTED",
-    -15: "FM_ST_RESOURCE_NOT_READY",
-    -16: "FM_ST_PARTITION_EXISTS",
-    -17: "FM_ST_PARTITION_ID_IN_USE",
-    -18: "FM_ST_PARTITION_ID_NOT_IN_USE",
-    -19: "FM_ST_PARTITION_NAME_IN_USE",
-    -20: "FM_ST_PARTITION_NAME_NOT_IN_USE",
-    -21: "FM_ST_PARTITION_ID_NAME_MISMATCH",
-    -22: "FM_ST_NOT_READY",
-    -23: "FM_ST_RESOURCE_USED_IN_THIS_PARTITION",
-    -24: "FM_ST_RESOURCE_USED_IN_ANOTHER_PARTITION",
-    -25: "FM_ST_PARTITION_MISWIRED_TRUNKS",
-    -26: "FM_ST_PARTITION_INSUFFICIENT_TRUNKS",
-    -27: "FM_ST_PARTITION_MISSING_SWITCHES",
-    -28: "FM_ST_PARTITION_NETWORK_CONFIG_ERROR",
-    -29: "FM_ST_PARTITION_ROUTE_PROGRAMMING_ERROR",
-}
-FM_ST = dict((name, code) for code, name in FM_RETURN_NAMES.items())
-
-#: enum nvFmApiAddrTypes (newer header).
-NV_FM_API_ADDR_TYPE_INET = 1
-NV_FM_API_ADDR_TYPE_UNIX = 2
-
-fmHandle_t = ctypes.c_void_p
-
-
-class fmConnectParams_v1(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("addressInfo", ctypes.c_char * FM_MAX_STR_LENGTH),
-        ("timeoutMs", ctypes.c_uint),
-        ("addressIsUnixSocket", ctypes.c_uint),
-    ]
-
-
-class fmConnectParams_v2(ctypes.Structure):
-    _fields_ = fmConnectParams_v1._fields_ + [("addressType", ctypes.c_int)]
-
-
-class fmPciDevice_t(ctypes.Structure):
-    _fields_ = [
-        ("domain", ctypes.c_uint),
-        ("bus", ctypes.c_uint),
-        ("device", ctypes.c_uint),
-        ("function", ctypes.c_uint),
-    ]
-
-
-class fmFabricPartitionGpuInfo_t(ctypes.Structure):
-    _fields_ = [
-        ("physicalId", ctypes.c_uint),
-        ("uuid", ctypes.c_char * FM_UUID_BUFFER_SIZE),
-        ("pciBusId", ctypes.c_char * FM_DEVICE_PCI_BUS_ID_BUFFER_SIZE),
-        ("numNvLinksAvailable", ctypes.c_uint),
-        ("maxNumNvLinks", ctypes.c_uint),
-        ("nvlinkLineRateMBps", ctypes.c_uint),
-    ]
-
-
-class fmFabricPartitionInfo_t(ctypes.Structure):
-    _fields_ = [
-        ("partitionId", ctypes.c_uint),
-        ("isActive", ctypes.c_uint),
-        ("numGpus", ctypes.c_uint),
-        ("gpuInfo", fmFabricPartitionGpuInfo_t * FM_MAX_NUM_GPUS),
-    ]
-
-
-class fmFabricPartitionList_v2(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("numPartitions", ctypes.c_uint),
-        ("maxNumPartitions", ctypes.c_uint),
-        ("partitionInfo", fmFabricPartitionInfo_t * FM_MAX_FABRIC_PARTITIONS),
-    ]
-
-
-class fmActivatedFabricPartitionList_v1(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("numPartitions", ctypes.c_uint),
-        ("partitionIds", ctypes.c_uint * FM_MAX_FABRIC_PARTITIONS),
-    ]
-
-
-def make_fm_param_version(struct_type, version):
-    """``MAKE_FM_PARAM_VERSION(typeName, ver)``: struct size | version << 24."""
-    return ctypes.sizeof(struct_type) | (version << 24)
-
-
-fmConnectParams_version1 = make_fm_param_version(fmConnectParams_v1, 1)
-fmConnectParams_version2 = make_fm_param_version(fmConnectParams_v2, 2)
-fmFabricPartitionList_version = make_fm_param_version(fmFabricPartitionList_v2, 1)
-fmActivatedFabricPartitionList_version = make_fm_param_version(fmActivatedFabricPartitionList_v1, 1)
-
-#: fmpm's connect timeout (fmpm.cpp); the library call blocks at most this long.
-CONNECT_TIMEOUT_MS = 1000
+from ._host import run_command
+from ._libnvfm import (
+    BARE_METAL,
+    FABRIC_MODES,
+    FM_CMD_PORT_NUMBER,
+    FM_MAX_FABRIC_PARTITIONS,
+    FM_MAX_NUM_GPUS,
+    FM_RETURN_NAMES,
+    FM_ST,
+    SHARED_NVSWITCH,
+    VGPU,
+    connect_params,
+    fmActivatedFabricPartitionList_v1,
+    fmActivatedFabricPartitionList_version,
+    fmFabricPartitionList_v2,
+    fmFabricPartitionList_version,
+    fmHandle_t,
+    fmPciDevice_t,
+)
+from ._model import bus_id_key, format_pci
 
 #: Library names tried by fm_backend=auto/libnvfm (the -dev package ships libnvfm.so).
 LIBNVFM_NAMES = ("libnvfm.so.1", "libnvfm.so")
 
 FM_CONFIG_PATH = "/usr/share/nvidia/nvswitch/fabricmanager.cfg"
-
-#: FABRIC_MODE values of fabricmanager.cfg and the names the collection uses for them.
-BARE_METAL, SHARED_NVSWITCH, VGPU = 0, 1, 2
-FABRIC_MODES = {BARE_METAL: "bare_metal", SHARED_NVSWITCH: "shared_nvswitch", VGPU: "vgpu"}
 
 FM_BACKENDS = ("auto", "libnvfm", "fmpm")
 
@@ -206,7 +97,7 @@ PartitionGpu = namedtuple(
 Partition = namedtuple("Partition", ["partition_id", "active", "gpus"])
 
 #: What fabricmanager.cfg says (None fields: the key is absent).
-FabricConfig = namedtuple("FabricConfig", ["mode", "restart", "unix_socket"])
+FabricConfig = namedtuple("FabricConfig", ["mode", "restart", "unix_socket", "address"])
 
 
 def fm_return_name(code):
@@ -262,10 +153,14 @@ def parse_fabricmanager_cfg(text):
             return None
 
     restart = integer("FABRIC_MODE_RESTART")
+    address = None
+    if values.get("FM_CMD_BIND_INTERFACE") or values.get("FM_CMD_PORT_NUMBER"):
+        address = "%s:%s" % (values.get("FM_CMD_BIND_INTERFACE") or "127.0.0.1", values.get("FM_CMD_PORT_NUMBER") or 6666)
     return FabricConfig(
         mode=integer("FABRIC_MODE"),
         restart=None if restart is None else restart == 1,
         unix_socket=values.get("FM_CMD_UNIX_SOCKET_PATH") or None,
+        address=address,
     )
 
 
@@ -289,22 +184,6 @@ def _partition_from_struct(info):
         for gpu in info.gpuInfo[: min(info.numGpus, FM_MAX_NUM_GPUS)]
     )
     return Partition(partition_id=info.partitionId, active=bool(info.isActive), gpus=gpus)
-
-
-def connect_params(address=None, unix_socket=None, version=2):
-    """fmConnectParams (v2, or v1 for libraries older than the v2 header) as fmpm fills it."""
-    struct_type, version_value = (
-        (fmConnectParams_v2, fmConnectParams_version2) if version == 2 else (fmConnectParams_v1, fmConnectParams_version1)
-    )
-    params = struct_type()
-    params.version = version_value
-    params.timeoutMs = CONNECT_TIMEOUT_MS
-    target = unix_socket or address or "127.0.0.1"
-    params.addressInfo = target.encode("utf-8")[: FM_MAX_STR_LENGTH - 1]
-    params.addressIsUnixSocket = 1 if unix_socket else 0
-    if version == 2:
-        params.addressType = NV_FM_API_ADDR_TYPE_UNIX if unix_socket else NV_FM_API_ADDR_TYPE_INET
-    return params
 
 
 class LibnvfmBackend(object):
@@ -550,8 +429,11 @@ class FabricManager(object):
             return cls(library, fm_lib.fabricmanager_cfg(simulator))
         config_text = _read_text(config_path)
         if not (address or unix_socket) and config_text is not None:
-            # FM_CMD_UNIX_SOCKET_PATH set: FM listens there and not on TCP.
-            unix_socket = parse_fabricmanager_cfg(config_text).unix_socket
+            # FM_CMD_UNIX_SOCKET_PATH set: FM listens there and not on TCP; else where
+            # FM_CMD_BIND_INTERFACE / FM_CMD_PORT_NUMBER say.
+            config = parse_fabricmanager_cfg(config_text)
+            unix_socket = config.unix_socket
+            address = None if unix_socket else config.address
         if backend in ("auto", "libnvfm"):
             library = _load_libnvfm()
             if library is not None:
@@ -747,10 +629,6 @@ def parse_vfs(vfs):
     return tuple(parsed)
 
 
-def format_pci(key):
-    return "%04x:%02x:%02x.%x" % key
-
-
 def plan_partition(partitions, target, state, exclusive=False, devices=()):
     """Actions (dicts) that bring ``target`` to ``state`` ("activated"/"deactivated").
 
@@ -783,7 +661,7 @@ def active_ids(partitions):
     return sorted(partition.partition_id for partition in partitions if partition.active)
 
 
-def _after(partitions, actions):
+def after_plan(partitions, actions):
     """Partitions as they will be once ``actions`` ran (for check mode)."""
     active = set(active_ids(partitions))
     for action in actions:
@@ -823,17 +701,18 @@ def _check_vfs(mode, vfs, target):
 # -- module entry points -------------------------------------------------------------------
 
 
-def open_from_params(params):
+def open_from_params(params, config_path=FM_CONFIG_PATH):
     """FabricManager for a module's options (simulator, fm_backend, fm_address, fm_unix_socket)."""
     return FabricManager.open(
         simulator=params.get("simulator"),
         backend=params.get("fm_backend") or "auto",
         address=params.get("fm_address"),
         unix_socket=params.get("fm_unix_socket"),
+        config_path=config_path,
     )
 
 
-def _run_plan(fm, actions, vfs):
+def run_partition_plan(fm, actions, vfs):
     """Execute ``actions``; a failure after the first step names the steps already done."""
     done = []
     for action in actions:
@@ -930,6 +809,19 @@ def _refuse_mig(target, devices, mig_in_partitions):
         )
 
 
+def partition_plan(mode, partitions, target, state, vfs, exclusive, devices, mig_in_partitions):
+    """The actions that bring ``target`` to ``state``; every refusal (VFs, MIG, overlap)
+    is raised before anything changes."""
+    if state == "activated" and not target.active:
+        _check_vfs(mode, vfs, target)
+        _refuse_mig(target, devices, mig_in_partitions)
+    actions = plan_partition(partitions, target, state, exclusive, devices)
+    for action in actions:
+        if action["action"] == "activate" and vfs:
+            action["vfs"] = [format_pci(vf) for vf in vfs]
+    return actions
+
+
 def _target(params, partitions, devices, selected):
     """The partition ``partition_id`` or ``gpus`` names (None when neither is given)."""
     if params.get("partition_id") is not None:
@@ -982,18 +874,15 @@ def ensure_partition(session):
         target = _target(params, partitions, devices, session.gpus)
         actions = []
         if state != "listed":
-            if state == "activated" and not target.active:
-                _check_vfs(mode, vfs, target)
-                _refuse_mig(target, devices, session.feature_gates.get("MigInFabricPartitions", True))
-            actions = plan_partition(partitions, target, state, params.get("exclusive"), devices)
-            for action in actions:
-                if action["action"] == "activate" and vfs:
-                    action["vfs"] = [format_pci(vf) for vf in vfs]
+            actions = partition_plan(
+                mode, partitions, target, state, vfs, params.get("exclusive"), devices,
+                session.feature_gates.get("MigInFabricPartitions", True),
+            )
         if actions and not session.check_mode:
-            _run_plan(fm, actions, vfs)
+            run_partition_plan(fm, actions, vfs)
             after = fm.partitions()
         else:
-            after = _after(partitions, actions)
+            after = after_plan(partitions, actions)
         result.update(changed=bool(actions), actions=actions, partitions=[describe_partition(p, devices) for p in after])
         if target is not None:
             result["partition"] = describe_partition(find_partition(after, target.partition_id), devices)

@@ -41,11 +41,11 @@ __metaclass__ = type
 import heapq
 from collections import Counter
 
-from ansible_collections.gpuops.mig.plugins.module_utils._capabilities import capabilities_for
-from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError, MigError
-from ansible_collections.gpuops.mig.plugins.module_utils._placement import STRATEGIES, Desired, board_for, place
-from ansible_collections.gpuops.mig.plugins.module_utils._profiles import default_compute_profile, parse, resolve
-from ansible_collections.gpuops.mig.plugins.module_utils._selection import (
+from ._capabilities import capabilities_for
+from ._errors import InputError, MigError
+from ._placement import STRATEGIES, Desired, board_for, place
+from ._profiles import default_compute_profile, parse, resolve
+from ._selection import (
     REQUIREMENT_KEYS,
     SHARING_STRATEGIES,
     normalise_requirement,

@@ -11,10 +11,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ._capabilities import architecture_name, capabilities_for
+from ._capabilities import architecture_name, capabilities_for, deployment_mode
 from ._fabric import fabric_inventory
 from ._migparted import format_device_id, render
-from ._nvml import mig_profile_name
+from ._profiles import mig_profile_name
 
 
 def inventory(hardware, gpus, fabric=True):
@@ -23,6 +23,7 @@ def inventory(hardware, gpus, fabric=True):
     layouts = [(gpu, layout_of(entry)) for gpu, entry in zip(gpus, entries) if gpu.mig_current is not None]
     result = {
         "driver_version": hardware.driver_version(),
+        "deployment_mode": deployment_mode([entry["virtualization_mode"] for entry in entries]),
         "gpus": entries,
         "mig_parted_config": render(layouts),
     }
@@ -62,6 +63,9 @@ def gpu_entry(hardware, gpu):
         "mig_capable": gpu.mig_current is not None,
         "mig_current": gpu.mig_current,
         "mig_pending": gpu.mig_pending,
+        "virtualization_mode": hardware.virtualization_mode(gpu.index),
+        "persistence_mode": hardware.persistence_mode(gpu.index),
+        "fabric_info": hardware.fabric_info(gpu.index),
         "profiles": [],
         "gpu_instances": [],
         "mig_devices": [],
@@ -101,7 +105,7 @@ def _profile_entry(hardware, gpu, profile):
         "multiprocessor_count": profile.multiprocessor_count,
         "engines": dict(profile.engines._asdict()),
         "placements": [_placement(placement) for placement in profile.placements],
-        # NVML only answers while MIG is enabled.
+        # NVML answers an empty GPU's counts while MIG is disabled; none can be created then.
         "remaining_capacity": hardware.remaining_capacity(gpu.index, profile.profile_id) if gpu.mig_current else None,
         "compute_profiles": [
             {

@@ -104,3 +104,20 @@ MigDevice = namedtuple(
         "memory_mb",
     ],
 )
+
+
+def bus_id_key(bus_id):
+    """(domain, bus, device, function) of "00000000:07:00.0", "0000:07:00.0" or "07:00.0"."""
+    parts = bus_id.replace(".", ":").split(":")
+    if len(parts) == 3:
+        parts.insert(0, "0")
+    if len(parts) != 4:
+        return None
+    try:
+        return tuple(int(part, 16) for part in parts)
+    except ValueError:
+        return None
+
+
+def format_pci(key):
+    return "%04x:%02x:%02x.%x" % key

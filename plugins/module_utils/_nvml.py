@@ -31,13 +31,15 @@ import copy
 import ctypes
 import functools
 import os
-import subprocess
 import threading
 import traceback
 from collections import namedtuple
 
+from ._capabilities import virtualization_mode_name
 from ._errors import HardwareError, InputError, MigError
+from ._host import Host, run_command
 from ._model import (
+    bus_id_key,
     ComputeInstance,
     ComputeInstanceProfile,
     Engines,
@@ -47,7 +49,7 @@ from ._model import (
     MigDevice,
     Placement,
 )
-from ._profiles import parse as parse_profile_name
+from ._profiles import mig_profile_name
 
 try:
     import pynvml
@@ -60,11 +62,14 @@ else:
 #: What NVML answers for a profile enum the board does not offer (or beyond the enum range).
 UNOFFERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument) if pynvml else ()
 
-MIB = 1024 * 1024
+#: What NVML answers for a query the GPU or driver does not offer.
+UNANSWERED = (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound) if pynvml else ()
 
-#: Where a real host exposes device nodes and the MIG capability minors.
-REAL_DEV_ROOT = "/"
-REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+#: NVML_GPU_FABRIC_STATE_* and NVML_GPU_FABRIC_HEALTH_SUMMARY_* by the names gpu_info reports.
+FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
+FABRIC_HEALTH_SUMMARIES = {0: "not_supported", 1: "healthy", 2: "unhealthy", 3: "limited_capacity"}
+
+MIB = 1024 * 1024
 
 #: ``nvmlProcessInfo_t.gpuInstanceId`` / ``computeInstanceId`` of a process not on MIG.
 NOT_ON_MIG = 0xFFFFFFFF
@@ -116,6 +121,22 @@ def _text(value):
 def _without_mig_prefix(name):
     name = _text(name)
     return name[4:] if name.startswith("MIG ") else name
+
+
+def _fabric_entry(info):
+    """gpu_info's view of an nvmlGpuFabricInfo struct (v1 has no health fields)."""
+    state = FABRIC_STATES.get(info.state, "state%d" % info.state)
+    completed = state == "completed"
+    uuid = bytes(bytearray(info.clusterUuid)).hex()
+    health = getattr(info, "healthSummary", None)
+    return {
+        "state": state,
+        "status": "NVML_SUCCESS" if info.status == 0 else nvml_error_name(info.status),
+        "clique_id": info.cliqueId if completed else None,
+        "cluster_uuid": "-".join((uuid[:8], uuid[8:12], uuid[12:16], uuid[16:20], uuid[20:])) if completed else None,
+        "health_summary": None if health is None else FABRIC_HEALTH_SUMMARIES.get(health, "summary%d" % health),
+        "health_mask": getattr(info, "healthMask", None),
+    }
 
 
 def _placements_of(function, owner, profile_id, struct):
@@ -218,9 +239,10 @@ def _uses_nvml(method):
 class Hardware(object):
     """GPUs of one host, real or simulated (see the module docstring)."""
 
-    def __init__(self, simulator=None):
+    def __init__(self, simulator=None, host=None):
         if pynvml is None:
             raise NvmlBindingsMissing(PYNVML_IMPORT_ERROR)
+        self.host = host or Host(simulator)
         self.mutating_calls = 0
         self._lock = threading.RLock()
         self._gate = _ResetGate()
@@ -229,29 +251,13 @@ class Hardware(object):
         self._gi_profiles = {}
         self._ci_profiles = {}
         self._open = False
-        if simulator:
+        if self.simulator:
             # Imported here so that the real path never even loads the simulator.
-            from ._simulator import host as simulated_host
             from ._simulator import nvml_lib as simulated_nvml_lib
-            from ._simulator.state import SimulatorStateError, read_state
 
-            self.simulator = os.path.abspath(simulator)
-            self.backend = "simulator"
-            self._simulated_host = simulated_host
             self._simulated_lib = simulated_nvml_lib
-            try:
-                host_paths = simulated_host.paths(self.simulator)
-                read_state(self.simulator)  # another file would only show up as a driver that is not loaded
-            except SimulatorStateError as error:
-                raise InputError("simulator", simulator, str(error))
-            self.dev_root = host_paths["dev_root"]
-            self.mig_minors_path = host_paths["mig_minors_path"]
             _enter_simulator(self.simulator, simulated_nvml_lib)
         else:
-            self.simulator = None
-            self.backend = "nvml"
-            self.dev_root = REAL_DEV_ROOT
-            self.mig_minors_path = REAL_MIG_MINORS_PATH
             _ensure_real_library()
         try:
             self._call(None, pynvml.nvmlInit)
@@ -259,6 +265,22 @@ class Hardware(object):
             self._release_library()
             raise
         self._open = True
+
+    @property
+    def simulator(self):
+        return self.host.simulator
+
+    @property
+    def backend(self):
+        return self.host.backend
+
+    @property
+    def dev_root(self):
+        return self.host.dev_root
+
+    @property
+    def mig_minors_path(self):
+        return self.host.mig_minors_path
 
     # -- session -----------------------------------------------------------------------
 
@@ -400,6 +422,38 @@ class Hardware(object):
     def healthy_devices(self):
         """Every GPU of the host that answers (lost GPUs left out), in NVML index order."""
         return self._readable_devices(self.device_count())[0]
+
+    # -- deployment: what the GPU says about the machine it is in -----------------------
+
+    @_uses_nvml
+    def virtualization_mode(self, index):
+        """The GPU's virtualization mode by name ("none", "passthrough", "vgpu_guest",
+        "vgpu_host", ...: _capabilities.VIRTUALIZATION_MODES); None where NVML does not say."""
+        value = self._call(index, pynvml.nvmlDeviceGetVirtualizationMode, self._handle(index), absent=UNANSWERED)
+        return None if value is None else virtualization_mode_name(value)
+
+    @_uses_nvml
+    def persistence_mode(self, index):
+        """Whether persistence mode is enabled; None where NVML does not say."""
+        value = self._call(index, pynvml.nvmlDeviceGetPersistenceMode, self._handle(index), absent=UNANSWERED)
+        return None if value is None else value == pynvml.NVML_FEATURE_ENABLED
+
+    @_uses_nvml
+    def fabric_info(self, index):
+        """The GPU's NVLink fabric probe (nvmlDeviceGetGpuFabricInfoV) as a dict: ``state``
+        (not_supported: no NVSwitch fabric; not_started, in_progress, completed), ``status``
+        (NVML return name of the probe), ``clique_id``, ``cluster_uuid`` (both None until
+        completed), ``health_summary`` and ``health_mask``. None where NVML does not say."""
+        handle = self._handle(index)
+        if hasattr(pynvml, "c_nvmlGpuFabricInfo_v3_t"):
+            info = pynvml.c_nvmlGpuFabricInfo_v3_t()
+            answered = self._call(index, pynvml.nvmlDeviceGetGpuFabricInfoV, handle, ctypes.byref(info), absent=UNANSWERED)
+        elif hasattr(pynvml, "c_nvmlGpuFabricInfo_t"):
+            info = pynvml.c_nvmlGpuFabricInfo_t()
+            answered = self._call(index, pynvml.nvmlDeviceGetGpuFabricInfo, handle, ctypes.byref(info), absent=UNANSWERED)
+        else:
+            return None
+        return None if answered is None else _fabric_entry(info)
 
     # -- profiles ------------------------------------------------------------------------
 
@@ -711,9 +765,11 @@ class Hardware(object):
             with self._lock:
                 self.mutating_calls += 1
             if self.simulator:
+                from ._simulator import host as simulated_host
+
                 try:
-                    self._simulated_host.reset_gpu(self.simulator, index)
-                except self._simulated_host.SimulatedHostError as error:
+                    simulated_host.reset_gpu(self.simulator, index)
+                except simulated_host.SimulatedHostError as error:
                     raise hardware_error("nvidia-smi --gpu-reset", error.nvml_error, index, str(error))
                 return
             self._call(None, pynvml.nvmlShutdown)
@@ -727,60 +783,12 @@ class Hardware(object):
             output = (completed.stdout + completed.stderr).strip()
             raise hardware_error("nvidia-smi --gpu-reset", nvidia_smi_error_name(completed.returncode), index, output)
 
-    # -- host services (systemd units that hold GPUs) ------------------------------------
-
-    def stop_units(self, units):
-        self._set_units(units, False)
-
-    def start_units(self, units):
-        self._set_units(units, True)
-
-    def _set_units(self, units, active):
-        units = list(units)
-        if not units:
-            return
-        if self.simulator:
-            for unit in units:
-                self._simulated_host.set_unit_state(self.simulator, unit, active)
-            return
-        verb = "start" if active else "stop"
-        completed = run_command(["systemctl", verb] + units)
-        if completed.returncode != 0:
-            raise HardwareError("systemctl %s" % verb, "exit status %d" % completed.returncode, None, completed.stderr.strip())
-
-    def active_units(self, units):
-        """The subset of ``units`` that is active now, in the order given."""
-        units = list(units)
-        if not units:
-            return []
-        if self.simulator:
-            states = self._simulated_host.unit_states(self.simulator)
-            return [unit for unit in units if states.get(unit)]
-        # `systemctl is-active` prints one state per unit and exits non-zero when any is
-        # inactive, so the exit status carries no error here.
-        completed = run_command(["systemctl", "is-active"] + units)
-        states = completed.stdout.split()
-        return [unit for unit, state in zip(units, states) if state == "active"]
-
 
 def _names_gpu(text, device):
     """Whether a ``gpus`` entry given by UUID or PCI bus id names ``device``."""
     if text.lower().startswith("gpu-"):
         return text.lower() == device.uuid.lower()
     return bus_id_key(text) is not None and bus_id_key(text) == bus_id_key(device.pci_bus_id)
-
-
-def bus_id_key(bus_id):
-    """(domain, bus, device, function) of "00000000:07:00.0", "0000:07:00.0" or "07:00.0"."""
-    parts = bus_id.replace(".", ":").split(":")
-    if len(parts) == 3:
-        parts.insert(0, "0")
-    if len(parts) != 4:
-        return None
-    try:
-        return tuple(int(part, 16) for part in parts)
-    except ValueError:
-        return None
 
 
 def _describe(device):
@@ -813,25 +821,10 @@ def _default_compute_profile_id(gi_profile, ci_infos):
     return sorted(full, key=lambda info: (-info.multiprocessorCount, info.id))[0].id
 
 
-def mig_profile_name(gi_profile, compute_slices):
-    """Name of a MIG device the way mig-parted and the device plugin write it: the GPU
-    instance's profile name ("3g.40gb", "1g.10gb+me"), as "<C>c.<GI name>" when the
-    compute instance uses fewer compute slices than the GPU instance has."""
-    return str(parse_profile_name(gi_profile.name)._replace(compute_slices=min(compute_slices, gi_profile.slice_count)))
-
-
 def nvidia_smi_error_name(exit_status):
     """NVML error name of an nvidia-smi exit status (nvidia-smi(1) "RETURN VALUE" uses the
     NVML return codes, and 255 for any other error)."""
     return "NVML_ERROR_UNKNOWN" if exit_status == 255 else nvml_error_name(exit_status)
-
-
-def run_command(argv, gpu=None):
-    """Run an argument list (never a shell string); HardwareError if it cannot start."""
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
-    except OSError as error:
-        raise HardwareError(" ".join(argv[:2]), "command not available", gpu, str(error))
 
 
 # -- simulated hosts (the simulated_host module) -------------------------------------------

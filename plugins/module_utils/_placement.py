@@ -47,9 +47,9 @@ __metaclass__ = type
 from collections import Counter, namedtuple
 from itertools import combinations
 
-from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError, PlacementError
-from ansible_collections.gpuops.mig.plugins.module_utils._model import Placement
-from ansible_collections.gpuops.mig.plugins.module_utils._profiles import default_compute_profile
+from ._errors import InputError, PlacementError
+from ._model import Placement
+from ._profiles import default_compute_profile
 
 STRATEGIES = ("best-fit", "balanced", "fabric-aware")
 DISRUPTIONS = ("minimal", "recreate")

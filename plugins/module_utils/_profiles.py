@@ -29,7 +29,7 @@ __metaclass__ = type
 import re
 from collections import namedtuple
 
-from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
+from ._errors import InputError
 
 _PREFIXES = ("nvidia.com/mig-", "mig ")
 _CORE = re.compile(r"^(?:(?P<c>\d+)c\.)?(?P<g>\d+)g\.(?P<m>\d+)gb(?P<suffix>.*)$")
@@ -195,3 +195,10 @@ def resolve(name, profiles, option="profile"):
         fail("GPU instance %s has no %dc compute-instance profile" % (gpu_profile.name, wanted.compute_slices))
     defaults = [ci for ci in candidates if ci.is_default]
     return gpu_profile, (defaults or sorted(candidates, key=lambda ci: ci.profile_id))[0]
+
+
+def mig_profile_name(gi_profile, compute_slices):
+    """Name of a MIG device the way mig-parted and the device plugin write it: the GPU
+    instance's profile name ("3g.40gb", "1g.10gb+me"), as "<C>c.<GI name>" when the
+    compute instance uses fewer compute slices than the GPU instance has."""
+    return str(parse(gi_profile.name)._replace(compute_slices=min(compute_slices, gi_profile.slice_count)))

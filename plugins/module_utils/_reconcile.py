@@ -45,7 +45,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -55,15 +54,12 @@ from concurrent.futures import ThreadPoolExecutor
 from ._capabilities import architecture_name, capabilities_for
 from ._errors import HardwareError, InputError, MigError, PlacementError
 from ._files import write_atomically
-from ._desired import desired_state, fingerprint, placement_items
+from ._host import Host
+from ._desired import fingerprint, placement_items
 from ._model import Placement
-from ._nvml import mig_profile_name
 from ._placement import plan as place_plan
-from ._profiles import default_compute_profile, resolve
+from ._profiles import default_compute_profile, mig_profile_name, resolve
 
-#: Where the lock and the journal live on a real host.
-LOCK_PATH = "/run/gpuops-mig.lock"
-JOURNAL_PATH = "/var/lib/gpuops-mig/journal.json"
 JOURNAL_FORMAT = 1
 
 #: How often a waiting run retries the lock (seconds).
@@ -89,12 +85,9 @@ class LockTimeout(MigError):
 
 
 def host_files(simulator=None):
-    """(lock path, journal path) for a host: fixed paths on real hardware, files next to the
-    state file of a simulated host (so every simulated host has its own)."""
-    if simulator:
-        base = os.path.abspath(simulator)
-        return base + ".gpuops-mig.lock", base + ".gpuops-mig-journal.json"
-    return LOCK_PATH, JOURNAL_PATH
+    """(lock path, journal path) of a host (see ``_host.Host.path``)."""
+    host = Host(simulator)
+    return host.path("lock"), host.path("journal")
 
 
 def _read_holder(fd):
@@ -105,13 +98,26 @@ def _read_holder(fd):
         return {}
 
 
+#: Host locks this process holds: path -> depth, so that one pass (``_converge``) can hold
+#: the lock around several changes that each take it.
+_held_locks = {}
+
+
 @contextlib.contextmanager
 def host_lock(path, timeout, module):
     """Hold the host's exclusive lock for the block; wait at most ``timeout`` seconds.
 
     The lock is an fcntl lock: the kernel drops it when the holder exits, however it exits,
-    so a lock file left behind by a killed run never blocks the next one.
+    so a lock file left behind by a killed run never blocks the next one. Re-entrant within
+    one process.
     """
+    if _held_locks.get(path):
+        _held_locks[path] += 1
+        try:
+            yield {"pid": os.getpid(), "module": module}
+        finally:
+            _held_locks[path] -= 1
+        return
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
@@ -132,9 +138,11 @@ def host_lock(path, timeout, module):
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, json.dumps(holder).encode("utf-8"))
+        _held_locks[path] = 1
         try:
             yield holder
         finally:
+            _held_locks.pop(path, None)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -385,8 +393,11 @@ class MigModeChange(object):
     when something failed.
     """
 
-    def __init__(self, hardware, gpus, enabled, reset="auto", gpu_clients=(), force=False, parallel=None):
+    def __init__(self, hardware, gpus, enabled, reset="auto", gpu_clients=(), force=False, parallel=None, instances_removed_before=False):
         self.hardware = hardware
+        #: the same pass removes every instance of these GPUs before disabling MIG (check
+        #: mode then predicts the disable without them)
+        self.instances_removed_before = instances_removed_before
         self.indices = [gpu.index for gpu in gpus]
         self.enabled = enabled
         self.reset = reset
@@ -395,12 +406,12 @@ class MigModeChange(object):
         self.parallel = parallel
 
     def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
-        lock_path, journal_path = host_files(self.hardware.simulator)
+        lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
         with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_mode"):
             recovery = settle_interrupted_run(self.hardware, journal_path, check_mode, self.parallel)
             before = [self.hardware.device(index) for index in self.indices]
             _require_mig_capable(before)
-            doomed = {} if self.enabled else _instances_blocking_disable(self.hardware, before)
+            doomed = {} if self.enabled or self.instances_removed_before else _instances_blocking_disable(self.hardware, before)
             if doomed and not self.force:
                 raise PlacementError(
                     "MIG mode cannot be disabled while MIG instances exist: %s; remove them first "
@@ -468,8 +479,8 @@ class MigModeChange(object):
         requests = [d.index for d in before if self._needs_request(d) or d.index in doomed]
         stopped = []
         if self.gpu_clients and self._clients_in_the_way(before, requests, doomed):
-            stopped = self.hardware.active_units(self.gpu_clients)
-            self.hardware.stop_units(stopped)
+            stopped = self.hardware.host.active_units(self.gpu_clients)
+            self.hardware.host.stop_units(stopped)
         actions = [{"action": "stop_unit", "unit": unit} for unit in stopped]
         reset, reboot = set(), set()
         failure = None
@@ -492,6 +503,7 @@ class MigModeChange(object):
                         if error.error not in RESET_UNAVAILABLE:
                             raise
                         reboot.add(index)
+                        actions.append({"gpu": index, "action": "reset_gpu", "refused": error.error})
                     else:
                         reset.add(index)
                         actions.append({"gpu": index, "action": "reset_gpu"})
@@ -499,7 +511,7 @@ class MigModeChange(object):
             failure = error
         finally:
             if stopped:
-                self.hardware.start_units(stopped)
+                self.hardware.host.start_units(stopped)
                 actions.extend({"action": "start_unit", "unit": unit} for unit in stopped)
         if failure is not None:
             raise RunFailed(str(failure), failure, {"changed": bool(actions), "actions": actions, "gpus": self._readable_summaries()})
@@ -1093,6 +1105,7 @@ class InstanceChange(object):
         auto_enable_mig=False,
         mig_in_fabric_partitions=True,
         fabric_members=None,
+        enabled_before=(),
     ):
         self.hardware = hardware
         self.desired = desired
@@ -1103,11 +1116,14 @@ class InstanceChange(object):
         self.auto_enable_mig = auto_enable_mig
         self.mig_in_fabric_partitions = mig_in_fabric_partitions
         self._fabric_members = fabric_members
+        #: GPUs whose MIG mode the same pass enables before this change runs (so check mode
+        #: plans them as enabled and empty)
+        self.enabled_before = frozenset(enabled_before)
         #: GPUs whose wanted MIG mode (disabled, from a mig-parted config) is left to mig_mode
         self.mig_mode_required = []
 
     def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
-        lock_path, journal_path = host_files(self.hardware.simulator)
+        lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
         with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_instance"):
             journal = Journal.find(journal_path)
             fingerprints = dict((index, fingerprint(desired)) for index, desired in self.desired.items())
@@ -1142,6 +1158,8 @@ class InstanceChange(object):
         for index in sorted(indices):
             wanted = self.desired[index]
             device = self.hardware.device(index)
+            if index in self.enabled_before:
+                continue
             if device.mig_current is None:
                 if wanted.mig_enabled:
                     problems.append("GPU %d (%s) does not support MIG" % (index, device.name))
@@ -1171,7 +1189,7 @@ class InstanceChange(object):
         current = self.hardware.gpu_instances(index)
         by_id = dict((profile.profile_id, profile) for profile in profiles)
         before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
-        enable = bool(wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current)
+        enable = bool(wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current and index not in self.enabled_before)
         disable = False
         if not wanted.mig_enabled and device.mig_pending:
             if self.auto_enable_mig and not capabilities.mig_mode_change_requires_reset:
@@ -1273,97 +1291,3 @@ def mig_device_list(hardware, device, records):
         }
         for mig in hardware.mig_devices(device.index)
     ]
-
-
-# --------------------------------------------------------------------------- modules
-
-
-def _parallel(session):
-    """Worker count: ``parallel`` (default every selected GPU), 1 without ParallelReconfigure."""
-    parallel = session.params.get("parallel")
-    if parallel is not None and parallel < 1:
-        raise InputError("parallel", parallel, "must be at least 1 (or unset for every selected GPU)")
-    return parallel if session.feature_gates["ParallelReconfigure"] else 1
-
-
-def _lock_timeout(session):
-    timeout = session.params.get("lock_timeout")
-    if timeout is None or timeout < 0:
-        raise InputError("lock_timeout", timeout, "must be a number of seconds >= 0")
-    return timeout
-
-
-#: A systemd unit name: systemd's characters, and no leading "-" that systemctl would take
-#: for an option.
-_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]{0,254}$")
-
-
-def _gpu_clients(session):
-    units = session.params.get("gpu_clients") or []
-    for unit in units:
-        if not _UNIT_NAME.match(unit):
-            raise InputError(
-                "gpu_clients",
-                unit,
-                "not a systemd unit name (letters, digits and :_.\\@-, not starting with '-'), "
-                "such as nvidia-dcgm or nvidia-k8s-device-plugin.service",
-            )
-    return units
-
-
-def mig_mode(session):
-    """What the mig_mode module does (``_module.run_module`` action)."""
-    params = session.params
-    change = MigModeChange(
-        session.hardware,
-        session.gpus,
-        params["state"] == "enabled",
-        reset=params["reset"],
-        gpu_clients=_gpu_clients(session),
-        force=params["force"],
-        parallel=_parallel(session),
-    )
-    return change.run(session.check_mode, session.diff, _lock_timeout(session))
-
-
-def placement_strategy(params, gates):
-    """The placement strategy: ``fabric-aware`` needs the FabricAwarePlacement gate, which
-    also makes it the default."""
-    strategy = params.get("placement_strategy")
-    if strategy is None:
-        return "fabric-aware" if gates["FabricAwarePlacement"] else "best-fit"
-    if strategy == "fabric-aware" and not gates["FabricAwarePlacement"]:
-        raise InputError("placement_strategy", strategy, "needs the FabricAwarePlacement feature gate", valid=["best-fit", "balanced"])
-    return strategy
-
-
-def mig_instance(session):
-    """What the mig_instance module does (``_module.run_module`` action)."""
-    params = session.params
-    gates = session.feature_gates
-    parallel = _parallel(session)
-    lock_timeout = _lock_timeout(session)
-    strategy = placement_strategy(params, gates)
-    members = {}
-
-    def fabric_members():
-        if "gpus" not in members:
-            members["gpus"] = fabric_partition_members(session.hardware, session.gpus)
-        return members["gpus"]
-
-    desired = desired_state(params, session.hardware, session.gpus, lambda index: index in fabric_members())
-    change = InstanceChange(
-        session.hardware,
-        desired,
-        strategy=strategy,
-        disruption=params["disruption"],
-        force=params["force"],
-        parallel=parallel,
-        auto_enable_mig=gates["AutoEnableMig"],
-        mig_in_fabric_partitions=gates["MigInFabricPartitions"],
-        fabric_members=fabric_members,
-    )
-    result = change.run(session.check_mode, session.diff, lock_timeout)
-    if getattr(desired, "warnings", None):  # a mig-parted config's entries this host ignores
-        result["warnings"] = list(desired.warnings)
-    return result

@@ -39,9 +39,9 @@ __metaclass__ = type
 from collections import Counter
 from itertools import product
 
-from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
-from ansible_collections.gpuops.mig.plugins.module_utils._placement import board_for
-from ansible_collections.gpuops.mig.plugins.module_utils._profiles import parse
+from ._errors import InputError
+from ._placement import board_for
+from ._profiles import parse
 
 SHARING_STRATEGIES = ("none", "time-slicing", "mps")
 REQUIREMENT_KEYS = ("memory_gb", "compute_slices", "media_engines", "count")

@@ -31,10 +31,51 @@ description:
   - Partitions are mapped to NVML GPUs by UUID or PCI bus id where Fabric Manager reports
     them (Ampere) and by module id (= Fabric Manager GPU physical id) on Hopper and later,
     where it reports neither.
+  - With O(fabric_mode) one call converges the host's whole Fabric Manager (version 1.1.0)
+    - it sets C(FABRIC_MODE) and O(settings) in fabricmanager.cfg (other keys and comments
+    are kept), restarts O(service) when the configuration changed, and brings every entry of
+    O(partitions) to O(state). A host without NVSwitch / Fabric Manager is left alone and
+    reported with RV(fabric_manager=false).
 author: gpuops maintainers (@gpuops)
 extends_documentation_fragment:
   - gpuops.mig.common
 options:
+  fabric_mode:
+    description:
+      - The Fabric Manager mode of the host - V(bare_metal) (also full passthrough),
+        V(shared_nvswitch) or V(vgpu). Switches the module to the whole-host pass (see the
+        description), with O(partitions) instead of O(partition_id) or O(gpus).
+    type: str
+    choices: [bare_metal, shared_nvswitch, vgpu]
+    version_added: 1.1.0
+  settings:
+    description:
+      - With O(fabric_mode), further fabricmanager.cfg keys to set (C(KEY) mapped to a value;
+        V(null) removes the key). C(FABRIC_MODE) is set by O(fabric_mode).
+    type: dict
+    default: {}
+    version_added: 1.1.0
+  partitions:
+    description:
+      - With O(fabric_mode), the partitions of the host's VMs, each with C(gpus) or
+        C(partition_id), an optional C(name) and, in vGPU mode, C(vfs); brought to
+        O(state) in order.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.1.0
+  service:
+    description: With O(fabric_mode), the systemd unit of Fabric Manager, restarted when its configuration changes.
+    type: str
+    default: nvidia-fabricmanager
+    version_added: 1.1.0
+  config_path:
+    description:
+      - With O(fabric_mode), the fabricmanager.cfg to manage. Default the host's
+        C(/usr/share/nvidia/nvswitch/fabricmanager.cfg) (under the simulated host's root
+        for a simulated host with simulated host files).
+    type: path
+    version_added: 1.1.0
   partition_id:
     description:
       - The Fabric Manager partition id, as V(state=listed) returns it.
@@ -216,6 +257,11 @@ fm_backend:
   description: How Fabric Manager was reached, V(libnvfm), V(fmpm) or V(simulator).
   returned: success
   type: str
+fabric_manager:
+  description: With O(fabric_mode), whether the host has Fabric Manager (V(false) - nothing was done).
+  returned: with O(fabric_mode)
+  type: bool
+  version_added: 1.1.0
 backend:
   description: The NVML backend used to map partitions to GPUs, V(nvml) or V(simulator).
   returned: success
@@ -229,12 +275,18 @@ feature_gates:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._fabric import FM_BACKENDS, ensure_partition
+from ansible_collections.gpuops.mig.plugins.module_utils._fabric_host import converge_fabric
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
 
 
 def main():
     module = AnsibleModule(
         argument_spec=common_argument_spec(
+            fabric_mode=dict(type="str", choices=["bare_metal", "shared_nvswitch", "vgpu"]),
+            settings=dict(type="dict", default={}),
+            partitions=dict(type="list", elements="dict", default=[]),
+            service=dict(type="str", default="nvidia-fabricmanager"),
+            config_path=dict(type="path"),
             partition_id=dict(type="int"),
             state=dict(type="str", choices=["activated", "deactivated", "restored", "listed"], default="activated"),
             activated_partitions=dict(type="list", elements="int"),
@@ -245,14 +297,10 @@ def main():
             fm_backend=dict(type="str", choices=list(FM_BACKENDS), default="auto"),
         ),
         mutually_exclusive=[("partition_id", "gpus"), ("fm_address", "fm_unix_socket")],
-        required_if=[
-            ("state", "activated", ("partition_id", "gpus"), True),
-            ("state", "deactivated", ("partition_id", "gpus"), True),
-            ("state", "restored", ("activated_partitions",)),
-        ],
+        required_if=[("state", "restored", ("activated_partitions",))],
         supports_check_mode=True,
     )
-    run_module(module, ensure_partition)
+    run_module(module, converge_fabric if module.params["fabric_mode"] else ensure_partition)
 
 
 if __name__ == "__main__":

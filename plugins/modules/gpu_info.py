@@ -17,8 +17,9 @@ description:
   - Returns per GPU its identity (index, UUID, PCI bus and device id, module id, minor),
     architecture and what it can do, MIG mode (current and pending), GPU instances with
     their placements and compute instances, MIG devices, the GPU-instance profiles it
-    offers with their possible placements and remaining capacity, and its compute
-    processes.
+    offers with their possible placements and remaining capacity, its compute
+    processes, and what the GPU says about the machine it is in (virtualization mode,
+    persistence mode, NVLink fabric probe).
   - Returns the current layout as a mig-parted v1 configuration, and the NVSwitch fabric
     state as Fabric Manager reports it.
 author: gpuops maintainers (@gpuops)
@@ -67,6 +68,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ gpu_inventory.gpus | selectattr('mig_current') | map(attribute='index') | list }}"
 
+- name: Stop where the GPUs say this is not the deployment the inventory group expects
+  ansible.builtin.assert:
+    that: gpu_inventory.deployment_mode == 'bare_metal'
+    fail_msg: "the GPUs report {{ gpu_inventory.deployment_mode }}, not bare metal"
+
 - name: Save the current layout as a mig-parted config
   ansible.builtin.copy:
     content: "{{ gpu_inventory.mig_parted_config | to_nice_yaml }}"
@@ -90,6 +96,15 @@ driver_version:
   returned: success
   type: str
   sample: "570.172.08"
+deployment_mode:
+  description:
+    - The host's deployment as its selected GPUs report it (the RV(gpus[].virtualization_mode)
+      they share), C(bare_metal), C(passthrough_guest) (a VM that owns whole GPUs),
+      C(vgpu_guest), C(vgpu_host) (a vGPU hypervisor), C(vsga_host); C(mixed) when the GPUs
+      disagree; V(null) when none says.
+  returned: success
+  type: str
+  sample: passthrough_guest
 gpus:
   description: The selected GPUs, in NVML index order.
   returned: success
@@ -147,6 +162,30 @@ gpus:
     mig_pending:
       description: MIG mode after the next GPU reset or activation; V(null) when not MIG capable.
       type: bool
+    virtualization_mode:
+      description:
+        - What the GPU says about virtualization (C(nvmlDeviceGetVirtualizationMode)),
+          one of C(none) (bare metal), C(passthrough) (the whole GPU is passed through to this VM),
+          C(vgpu_guest), C(vgpu_host), C(vsga_host); V(null) where the driver does not say.
+        - In a passthrough guest the hypervisor usually owns the GPU reset, so MIG mode
+          changes that need one wait for a reboot.
+      type: str
+      sample: passthrough
+    persistence_mode:
+      description: Whether persistence mode is enabled; V(null) where the driver does not say.
+      type: bool
+      sample: true
+    fabric_info:
+      description:
+        - The GPU's NVLink fabric probe (C(nvmlDeviceGetGpuFabricInfoV)), Hopper and later;
+          V(null) where the driver does not answer it (Ampere, older drivers).
+        - C(state) is C(not_supported) on a GPU without an NVSwitch fabric, else
+          C(not_started), C(in_progress) or C(completed) (Fabric Manager has registered the
+          GPU); C(status) the probe's NVML return name; C(clique_id) and C(cluster_uuid)
+          once completed (else V(null)); C(health_summary) (C(not_supported), C(healthy),
+          C(unhealthy), C(limited_capacity)) and the raw C(health_mask).
+      type: dict
+      sample: {"state": "not_supported", "status": "NVML_SUCCESS", "clique_id": null, "cluster_uuid": null, "health_summary": "not_supported", "health_mask": 0}
     profiles:
       description:
         - GPU-instance profiles the GPU offers in its current MIG mode (empty when not MIG capable).

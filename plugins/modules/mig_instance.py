@@ -9,12 +9,18 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: mig_instance
-short_description: Declarative NVIDIA MIG GPU and compute instances
+short_description: Converge a host's MIG state in one pass (mode, instances, GPU clients, CDI spec)
 version_added: 1.0.0
 description:
   - Makes the MIG instances of the selected GPUs (O(gpus), O(device_filter)) exactly what
-    one of O(layout), O(requirements) or O(mig_parted_config) describes; O(state=absent)
-    removes every instance.
+    one of O(layout), O(requirements), O(gpu_layouts), O(layout_preset) or
+    O(mig_parted_config) describes; O(state=absent) removes every instance.
+  - One call converges the whole host (version 1.1.0). With O(apply_mig_mode) it turns MIG
+    mode on where instances are wanted and off where they are not (O(state=disabled),
+    mig-parted C(mig-enabled=false)), resetting GPUs as O(reset) allows; O(gpu_clients)
+    are stopped only when something changes and always started again; O(cdi_spec) keeps
+    the CDI spec listing exactly the devices that exist. Check mode predicts all of it from
+    the same code.
   - O(disruption=minimal) keeps every existing instance that can stay where it is and
     destroys only what the new layout needs gone; O(disruption=recreate) wipes and
     recreates a GPU whose layout differs, as C(nvidia-mig-parted) does.
@@ -37,14 +43,58 @@ description:
 author: gpuops maintainers (@gpuops)
 extends_documentation_fragment:
   - gpuops.mig.common
+  - gpuops.mig.mig_change
 options:
   state:
     description:
       - V(present) makes the instances match the desired state; V(absent) removes every
-        MIG instance of the selected GPUs (MIG mode stays as it is).
+        MIG instance of the selected GPUs (MIG mode stays as it is); V(disabled) removes
+        every instance and disables MIG mode (whole GPUs; implies O(apply_mig_mode)).
     type: str
     default: present
-    choices: [present, absent]
+    choices: [present, absent, disabled]
+  gpu_layouts:
+    description:
+      - A layout (same form as O(layout)) per GPU index, for hosts whose GPUs differ; GPUs
+        not named are left alone.
+    type: dict
+    version_added: 1.1.0
+  layout_preset:
+    description:
+      - A named layout applied to every selected GPU, turned into each board's own
+        profiles - V(all-1g), V(all-2g), V(all-3g), V(all-balanced) or V(all-whole), as
+        mig-parted's configs of the same names.
+    type: str
+    version_added: 1.1.0
+  default_layout_preset:
+    description:
+      - The O(layout_preset) used when no form of desired state is given (the C(mig) role
+        passes V(all-balanced)).
+    type: str
+    version_added: 1.1.0
+  apply_mig_mode:
+    description:
+      - Enable and disable MIG mode as the desired state needs, in the same pass,
+        resetting GPUs as O(reset) allows.
+      - Without it, MIG mode must already be as wanted (M(gpuops.mig.mig_mode)), except
+        that the V(AutoEnableMig) feature gate enables it where that needs no GPU reset.
+    type: bool
+    default: false
+    version_added: 1.1.0
+  multi_gpu_partitions:
+    description:
+      - The host serves multi-GPU NVSwitch fabric partitions (the C(passthrough) and
+        C(sriov) roles set it); MIG instances are then refused on architectures whose Fabric
+        Manager does not activate such partitions with MIG enabled (Ampere).
+    type: bool
+    default: false
+    version_added: 1.1.0
+  option_names:
+    description:
+      - Names to use for options in error messages, such as V({layout: mig_layout}); the
+        roles pass their inventory variable names so that an error names what to fix.
+    type: dict
+    version_added: 1.1.0
   layout:
     description:
       - The complete list of GPU instances for each selected GPU.
@@ -80,7 +130,10 @@ options:
       file:
         description: Path of the config file on the managed host.
         type: path
-        required: true
+      content:
+        description: The config itself (a mapping, or its YAML text), instead of O(mig_parted_config.file).
+        type: raw
+        version_added: 1.1.0
       name:
         description: Name of the config under C(mig-configs); may be omitted when the file
           holds exactly one.
@@ -134,9 +187,7 @@ attributes:
       C(profile@start:size) with non-default compute instances in brackets.
     support: full
 notes:
-  - MIG mode must already be enabled (M(gpuops.mig.mig_mode)); with the V(AutoEnableMig)
-    feature gate the module enables it itself where that needs no GPU reset (Hopper and
-    later).
+  - Without O(apply_mig_mode), MIG mode must already be enabled (M(gpuops.mig.mig_mode)).
   - On GPUs of an active multi-GPU NVSwitch partition instances are created only on
     Hopper and later, and only with the V(MigInFabricPartitions) gate (default on).
   - NVML lists the compute-instance profiles of a GPU-instance profile only through an
@@ -177,6 +228,18 @@ EXAMPLES = r"""
       file: /etc/nvidia-mig-manager/config.yaml
       name: all-balanced
   register: applied
+
+- name: Converge the whole host in one pass - MIG mode, instances, GPU clients, CDI spec
+  gpuops.mig.mig_instance:
+    layout_preset: all-balanced
+    apply_mig_mode: true
+    gpu_clients: [nvidia-dcgm, nvidia-k8s-device-plugin]
+    cdi_spec: {}
+
+- name: Whole GPUs again - remove every instance and disable MIG mode
+  gpuops.mig.mig_instance:
+    state: disabled
+    cdi_spec: {}
 
 - name: Remove every MIG instance of GPUs 2 and 3, serially, waiting up to 5 minutes
   gpuops.mig.mig_instance:
@@ -269,6 +332,29 @@ recovered:
   description: Whether the run found and settled the journal of an interrupted run.
   returned: always
   type: bool
+reboot_required:
+  description: Whether a MIG mode change waits for a reboot (the host cannot reset the
+    GPU, or O(reset=never)); the instances of those GPUs are created after it.
+  returned: always
+  type: bool
+  version_added: 1.1.0
+pending_gpus:
+  description: The GPUs whose MIG mode change waits for a reboot.
+  returned: always
+  type: list
+  elements: int
+  version_added: 1.1.0
+gpu_clients_restarted:
+  description: The O(gpu_clients) that were stopped for the pass and started again.
+  returned: when the pass changed something
+  type: list
+  elements: str
+  version_added: 1.1.0
+cdi_spec:
+  description: The result of the CDI spec refresh (as M(gpuops.mig.cdi_spec) returns it).
+  returned: when O(cdi_spec) is given
+  type: dict
+  version_added: 1.1.0
 mig_mode_required:
   description: GPUs whose MIG mode a mig-parted config wants disabled but that this
     module left enabled (use M(gpuops.mig.mig_mode)).
@@ -298,18 +384,27 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT, mig_instance
+from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, converge
+from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
 
 
 def main():
     module = AnsibleModule(
         argument_spec=common_argument_spec(
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "disabled"]),
             layout=dict(type="list", elements="raw"),
+            gpu_layouts=dict(type="dict"),
+            layout_preset=dict(type="str"),
+            default_layout_preset=dict(type="str"),
+            apply_mig_mode=dict(type="bool", default=False),
+            multi_gpu_partitions=dict(type="bool", default=False),
+            option_names=dict(type="dict"),
             requirements=dict(type="list", elements="dict"),
             mig_parted_config=dict(
                 type="dict",
-                options=dict(file=dict(type="path", required=True), name=dict(type="str")),
+                options=dict(file=dict(type="path"), content=dict(type="raw"), name=dict(type="str")),
+                mutually_exclusive=[("file", "content")],
+                required_one_of=[("file", "content")],
             ),
             placement_strategy=dict(type="str", choices=["best-fit", "balanced", "fabric-aware"]),
             disruption=dict(type="str", default="minimal", choices=["minimal", "recreate"]),
@@ -317,12 +412,11 @@ def main():
             force=dict(type="bool", default=False),
             parallel=dict(type="int"),
             lock_timeout=dict(type="float", default=DEFAULT_LOCK_TIMEOUT),
+            **CHANGE_OPTIONS
         ),
-        mutually_exclusive=[("layout", "requirements", "mig_parted_config")],
-        required_if=[("state", "present", ("layout", "requirements", "mig_parted_config"), True)],
         supports_check_mode=True,
     )
-    run_module(module, mig_instance)
+    run_module(module, converge)
 
 
 if __name__ == "__main__":

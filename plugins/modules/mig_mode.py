@@ -20,7 +20,10 @@ description:
     O(gpu_clients) and starts them again afterwards, also when the change fails.
   - Where the host cannot reset a GPU (a VM with the GPU passed through) or with
     O(reset=never), the result is RV(reboot_required=true) with the pending GPUs in
-    RV(pending_gpus); the task reports a change and does not fail.
+    RV(pending_gpus); the task reports a change and does not fail. With the default
+    O(reset=auto) a GPU that reports itself as a passthrough or vGPU guest
+    (C(nvmlDeviceGetVirtualizationMode)) is not reset at all (hypervisors usually refuse
+    it, and mig-parted answers it with a reboot); O(reset=always) tries.
   - Runs hold a host-wide lock, so concurrent runs of this module and
     M(gpuops.mig.mig_instance) on one host take turns. A run of M(gpuops.mig.mig_instance)
     that was interrupted (killed, connection lost) is rolled back first
@@ -28,6 +31,7 @@ description:
 author: gpuops maintainers (@gpuops)
 extends_documentation_fragment:
   - gpuops.mig.common
+  - gpuops.mig.mig_change
 options:
   state:
     description:
@@ -36,23 +40,6 @@ options:
     type: str
     required: true
     choices: [enabled, disabled]
-  reset:
-    description:
-      - V(auto) resets the GPUs whose change is pending (Ampere, or a GPU that was busy
-        when the mode was requested), after stopping the active O(gpu_clients).
-      - V(never) leaves pending changes for the next reboot (RV(reboot_required)).
-    type: str
-    default: auto
-    choices: [auto, never]
-  gpu_clients:
-    description:
-      - systemd units that hold the GPUs (for example V(nvidia-dcgm),
-        V(nvidia-persistenced) consumers, a Kubernetes device plugin).
-      - Those that are active are stopped before MIG mode changes and started again
-        afterwards; inactive ones are left alone.
-    type: list
-    elements: str
-    default: []
   force:
     description:
       - When disabling MIG, destroy the GPU's MIG instances first, including instances that
@@ -163,7 +150,8 @@ actions:
   description: >-
     What was done (or, in check mode, would be done), in order: C(stop_unit),
     C(destroy_compute_instance), C(destroy_gpu_instance), C(set_mig_mode) (with
-    C(activation_status) when NVML left the change pending), C(reset_gpu), C(start_unit);
+    C(activation_status) when NVML left the change pending), C(reset_gpu) (with C(refused)
+    and the NVML error when the host refused the reset), C(start_unit);
     plus the steps that rolled back an interrupted M(gpuops.mig.mig_instance) run.
   returned: always
   type: list
@@ -188,17 +176,17 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT, mig_mode
+from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, mig_mode
+from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
 
 
 def main():
     module = AnsibleModule(
         argument_spec=common_argument_spec(
             state=dict(type="str", required=True, choices=["enabled", "disabled"]),
-            reset=dict(type="str", default="auto", choices=["auto", "never"]),
-            gpu_clients=dict(type="list", elements="str", default=[]),
             force=dict(type="bool", default=False),
             lock_timeout=dict(type="float", default=DEFAULT_LOCK_TIMEOUT),
+            **CHANGE_OPTIONS
         ),
         supports_check_mode=True,
     )

@@ -33,8 +33,11 @@ options:
     description:
       - What kind of host to simulate. Required to create a host; a host's preset cannot
         change (remove it and create it again).
+      - Each preset has the virtualization mode its GPUs report (bare metal, V(a100-passthrough-vm) and
+        V(h200-passthrough-vm) full-passthrough VMs, V(hgx-h200-vgpu-host) a vGPU hypervisor).
     type: str
     choices:
+      - a100-passthrough-vm
       - a100-pcie-20b1-x2
       - a100-pcie-80gb-x4
       - a100-pcie-x4
@@ -56,10 +59,12 @@ options:
       - h100-pcie-x4
       - h20-x8
       - h200-nvl-x4
+      - h200-passthrough-vm
       - h800-nvl-x2
       - h800-pcie-x4
       - hgx-a800
       - hgx-h200
+      - hgx-h200-vgpu-host
       - hgx-h800
       - pg506-96gb-x4
       - rtx-pro-6000-x4
@@ -83,7 +88,9 @@ options:
     description:
       - Whether GPU reset works. V(false) models a passthrough VM, where a MIG mode
         change on Ampere needs a reboot.
-      - Defaults to V(true) when the host is created.
+      - When the host is created it follows the preset's virtualization mode, V(false) in a
+        passthrough or vGPU guest and V(true) elsewhere; set it to override (a hypervisor that
+        allows guest resets, or a bare-metal host without a reset path).
     type: bool
   processes:
     description:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ansible_collections.gpuops.mig.plugins.module_utils._model import Placement
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
-from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib, host
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
@@ -19,6 +19,15 @@ def _passed(result):
 
 def test_inventory_of_every_kind_of_board(tmp_path, playbook_runner):
     _passed(playbook_runner(PLAYBOOKS / "gpu_info_presets.yml", {"work_dir": str(tmp_path)}))
+
+
+def test_deployment_as_the_gpus_report_it(tmp_path, playbook_runner):
+    paths = dict((name, str(tmp_path / ("%s.json" % name))) for name in ("vm_path", "hgx_path", "hgx_stopped_path"))
+    host.create_host(paths["vm_path"], "h200-passthrough-vm")
+    host.create_host(paths["hgx_path"], "hgx-h200")
+    host.create_host(paths["hgx_stopped_path"], "hgx-h200")
+    fm_lib.set_fabric_manager_running(paths["hgx_stopped_path"], False)
+    _passed(playbook_runner(PLAYBOOKS / "gpu_info_deployment.yml", paths))
 
 
 def _mig_layout(path):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _capabilities
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
 
@@ -147,20 +146,38 @@ def task_outcomes(stdout, task):
     return outcomes
 
 
-def test_gpu_clients_are_stopped_only_when_instances_change(tmp_path, playbook_runner):
+def converge_results(result, host_name):
+    """Every result of the mig role's converge task for ``host_name`` in a run printed by the
+    json stdout callback."""
+    results = []
+    for play in json.loads(result.stdout)["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == "Converge MIG mode, instances, GPU clients and the CDI spec" and host_name in task["hosts"]:
+                results.append(task["hosts"][host_name])
+    return results
+
+
+JSON_OUTPUT = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+
+
+def test_gpu_clients_are_stopped_only_when_something_changes(tmp_path, playbook_runner):
     inventory, state = one_host(tmp_path, "bare_metal", "a30", {"gpuops_mig_simulator_preset": "a30-x4", "mig_layout": ["4g.24gb"]})
-    stop_start = "mig : Stop or start the GPU clients of the simulated host"
-    first = passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory))
-    assert task_outcomes(first.stdout, stop_start) == ["changed", "changed"]
-    second = passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory))
-    assert task_outcomes(second.stdout, stop_start) == []
-    assert task_outcomes(second.stdout, "mig : Stop the GPU clients") == ["skipping"]
-    assert task_outcomes(second.stdout, "mig : Start the GPU clients that were stopped") == ["skipping"]
+    clients = ["nvidia-dcgm", "nvidia-k8s-device-plugin"]
+    first = converge_results(passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory, env=JSON_OUTPUT)), "a30")
+    assert [result["changed"] for result in first] == [True]
+    assert first[0]["gpu_clients_restarted"] == clients
+    units = [action for action in first[0]["actions"] if "unit" in action]
+    assert units == [{"action": "stop_unit", "unit": unit} for unit in clients] + [{"action": "start_unit", "unit": unit} for unit in clients]
+    # MIG mode (an Ampere reset) and the instances changed within the same stop of the clients
+    assert [action["action"] for action in first[0]["actions"]][2:4] == ["set_mig_mode", "set_mig_mode"]
+    second = converge_results(passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory, env=JSON_OUTPUT)), "a30")
+    assert [result["changed"] for result in second] == [False]
+    assert second[0]["actions"] == [] and "gpu_clients_restarted" not in second[0]
     assert layouts(state) == dict((index, ["4g.24gb"]) for index in range(4))
     assert host.describe_host(str(state))["units"] == {"nvidia-dcgm": True, "nvidia-k8s-device-plugin": True}
 
 
-def test_check_mode_on_a_new_host_changes_nothing(tmp_path, playbook_runner):
+def test_check_mode_on_a_new_host_predicts_the_run_and_changes_nothing(tmp_path, playbook_runner):
     inventory, state = one_host(
         tmp_path,
         "passthrough",
@@ -169,11 +186,18 @@ def test_check_mode_on_a_new_host_changes_nothing(tmp_path, playbook_runner):
     )
     passed(playbook_runner(PLAYBOOKS / "simulated_hosts.yml", inventory=inventory))
     before = state.read_bytes()
-    result = passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory, check=True, diff=True))
+    predicted = converge_results(passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory, check=True, env=JSON_OUTPUT)), "h100")
     assert state.read_bytes() == before
     assert not (Path(str(state) + ".root") / "usr/share/nvidia/nvswitch/fabricmanager.cfg").exists()
     assert not (Path(str(state) + ".root") / "var/run/cdi/nvidia.yaml").exists()
-    assert "MIG mode of GPUs 1 would change first" in result.stdout
+    applied = converge_results(passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory, env=JSON_OUTPUT)), "h100")
+
+    def steps(result):
+        return [(action["action"], action.get("gpu"), action.get("profile")) for action in result["actions"] if "unit" not in action]
+
+    # MIG mode and every instance of GPU 1 were predicted, step for step
+    assert steps(predicted[0]) == steps(applied[0]) and steps(applied[0])[0] == ("set_mig_mode", 1, None)
+    assert predicted[0]["cdi_spec"]["changed"] and applied[0]["cdi_spec"]["changed"]
 
 
 def test_ampere_passthrough_refuses_mig_before_anything_changes(tmp_path, playbook_runner):
@@ -204,7 +228,7 @@ def test_bad_role_input_fails_naming_the_variable(tmp_path, playbook_runner):
     assert "got mig_layout, mig_requirements" in result.stdout
     only_preset = {"mig_layout": [], "mig_requirements": [], "mig_layout_preset": "all-7"}
     result = playbook_runner(PLAYBOOKS / "site.yml", only_preset, inventory=inventory)
-    assert "mig_layout_preset=all-7" in result.stdout
+    assert "mig_layout_preset='all-7': unknown layout preset" in result.stdout
     result = playbook_runner(PLAYBOOKS / "site.yml", {"mig_mode": "sometimes"}, inventory=inventory)
     assert "mig_mode" in result.stdout and "enabled, disabled" in result.stdout
     assert layouts(state) == {}
@@ -245,13 +269,3 @@ def test_plan_places_a_demand_and_applies_it(tmp_path, playbook_runner):
     result = playbook_runner(PLAYBOOKS / "plan.yml", {"gpuops_mig_demand": [{"profile": "7g.80gb", "count": 9}]}, inventory=inventory)
     assert result.returncode != 0 and "the fleet has no room for part of the demand" in result.stdout
     assert layouts(tmp_path / "h100.json") == h100
-
-
-@pytest.mark.parametrize("architecture", [_capabilities.AMPERE, _capabilities.HOPPER, _capabilities.BLACKWELL])
-def test_architecture_data_agrees_with_the_capabilities(architecture):
-    """The mig role's fabric constraint per architecture is data; it must say what the core
-    enforces, or the role would refuse (or allow) what fabric_partition then allows (refuses)."""
-    capabilities = _capabilities.capabilities_for(architecture)
-    data = yaml.safe_load((REPO / "roles/mig/vars/architectures" / (capabilities.name + ".yml")).read_text())
-    assert data["mig_architecture"]["mig_in_multi_gpu_partitions"] == capabilities.mig_allowed_in_multi_gpu_partitions
-    assert data["mig_architecture"]["default_layout_preset"] in data["mig_architecture"]["layout_presets"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _host
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
@@ -63,8 +63,8 @@ def real_host(host_factory, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pynvml, "CDLL", load)
     monkeypatch.setattr(pynvml, "nvmlLib", None)
-    monkeypatch.setattr(_reconcile, "LOCK_PATH", str(tmp_path / "run" / "gpuops-mig.lock"))
-    monkeypatch.setattr(_reconcile, "JOURNAL_PATH", str(tmp_path / "var" / "journal.json"))
+    monkeypatch.setitem(_host.REAL_PATHS, "lock", str(tmp_path / "run" / "gpuops-mig.lock"))
+    monkeypatch.setitem(_host.REAL_PATHS, "journal", str(tmp_path / "var" / "journal.json"))
     pynvml._nvmlGetFunctionPointer_cache.clear()
     driver.loaded = loaded
     yield driver

@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric
+from ansible_collections.gpuops.mig.plugins.module_utils import _fabric, _libnvfm
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from reliability_support import make_host, run_module, tree_snapshot
@@ -179,7 +179,7 @@ def failing_fm(monkeypatch):
         def answer(self, *args):
             seen[0] += 1
             if seen[0] == call:
-                return _fabric.FM_ST[error]
+                return _libnvfm.FM_ST[error]
             return original(self, *args)
 
         monkeypatch.setattr(fm_lib.SimulatedFmLibrary, function, answer)

@@ -26,7 +26,7 @@ CASES = [
     ("name-strategy-unknown", {"mig_cdi_device_name_strategies": ["serial"]}, ["mig_cdi_device_name_strategies", "index", "uuid"]),
     ("two-desired-states", {"mig_layout": ["3g.40gb"], "mig_requirements": [{"memory_gb": 10}]},
      ["mig_layout", "mig_requirements", "at most one"]),
-    ("layout-preset-unknown", {"mig_layout_preset": "gigantic"}, ["mig_layout_preset=gigantic", "presets are"]),
+    ("layout-preset-unknown", {"mig_layout_preset": "gigantic"}, ["mig_layout_preset='gigantic'", "unknown layout preset", "all-balanced"]),
     ("mig-parted-name-unknown", {"mig_parted_config": MIG_PARTED, "mig_parted_config_name": "large"},
      ["mig_parted_config_name", "small"]),
     ("profile-of-another-board", {"mig_layout": ["1g.5gb"]}, ["layout[0]", "1g.10gb", "7g.80gb"]),

@@ -22,6 +22,15 @@ Compute-instance profile fields: id (= the NVML_COMPUTE_INSTANCE_PROFILE_* enum)
 
 Memory sizes are MiB values whose ``/1024`` prints the reference's GiB column; board totals
 are chosen so go-nvlib's name derivation (reference section 6) yields the reference names.
+Profile memory is driver dependent (reference, "Memory sizes are driver dependent"): each
+board's column comes from one driver's real listing, and the presets using the board report
+that driver where it is known. H200 follows the real capture (driver 580.159.04,
+reference/captures/h200-580.159.04): 256 MiB more on the 2-, 4- and 8-slot profiles than the
+older listing the reference transcribed. The other boards keep their sourced columns
+(H100 SXM5/NVL and GH200 real listings; A30, B200 3g/4g/7g and RTX PRO 6000 2g/4g marked
+inferred); no capture of those boards contradicts them. ``memory_reserved_bytes`` (what
+nvmlDeviceGetMemoryInfo_v2 reports as reserved, and v1 counts as used) is known for H200
+only; the other boards answer 0 (unknown, not a measurement).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,7 +58,9 @@ GI_1_SLICE_NO_ME = 0xD
 GI_2_SLICE_NO_ME = 0xE
 GI_1_SLICE_ALL_ME = 0xF
 GI_2_SLICE_ALL_ME = 0x10
-GI_PROFILE_COUNT = 0x12
+# Enums the driver knows: from 0x11 on, driver 580.159.04 answers INVALID_ARGUMENT (real
+# capture; pynvml 13's NVML_GPU_INSTANCE_PROFILE_COUNT is already 0x12).
+GI_PROFILE_COUNT = 0x11
 
 # NVML_COMPUTE_INSTANCE_PROFILE_* enums (reference 1.2); the CI profile id equals the enum.
 CI_PROFILE_BY_SLICES = {1: 0x0, 2: 0x1, 3: 0x2, 4: 0x3, 7: 0x4}
@@ -330,20 +341,23 @@ BOARDS = {
             inferred_by_name=_inferred_for(_GH200_NAMES, ["placements"])),
         "inferred": ["pci_subsystem_id", "memory_total_mb", "name"],
     },
-    # reference 3.8; placements (inferred) as 3.4; board total (inferred)
+    # reference 3.8 and the real capture captures/h200-580.159.04 (driver 580.159.04, MIG
+    # disabled): profile memory, placements (-lgipp), PCI sub-system id, board total and
+    # reserved memory are what that H200 answered. The reference's 32.25/69.50/139.75 GiB
+    # column is an older driver's (mig-parted issue #120).
     "H200-SXM-141GB": {
         "name": "NVIDIA H200",
         "pci_device_id": 0x233510DE,
-        "pci_subsystem_id": 0x18B010DE,
+        "pci_subsystem_id": 0x18BF10DE,
         "architecture": ARCH_HOPPER,
         "memory_total_mb": 143771,
+        "memory_reserved_bytes": 644939776,
         "multiprocessor_count": 132,
         "memory_slots": 8,
         "max_mig_devices": 7,
         "gpu_instance_profiles": _profiles(ARCH_HOPPER, _GEOMETRY_8_SLOT, _hopper_rows(
-            _H200_NAMES, (16384, 33024, 71168, 143104)),
-            inferred_by_name=_inferred_for(_H200_NAMES, ["placements"])),
-        "inferred": ["pci_subsystem_id", "memory_total_mb"],
+            _H200_NAMES, (16384, 33280, 71424, 143360))),
+        "inferred": [],
     },
     # reference 3.10: rows 1-4 real (22.00 GiB driver); 3g/4g/7g memory, SM and
     # decoder/JPEG counts (inferred, Hopper pattern); CE from the docs column, 2g CE 4 from

@@ -51,7 +51,8 @@ import ctypes
 import json
 import subprocess
 
-from .. import _fabric as fm
+from .. import _libnvfm as fm
+from .._model import format_pci
 from .._capabilities import capabilities_for
 from . import boards
 from .state import locked_state
@@ -277,7 +278,7 @@ class SimulatedFmLibrary(object):
         count = _int(num_vfs)
         if count and vf_list is None:
             return _code("FM_ST_BADPARAM")
-        vfs = [fm.format_pci((vf.domain, vf.bus, vf.device, vf.function)) for vf in vf_list[:count]] if count else []
+        vfs = [format_pci((vf.domain, vf.bus, vf.device, vf.function)) for vf in vf_list[:count]] if count else []
         return self._mutate(
             "fmActivateFabricPartitionWithVFs",
             handle,

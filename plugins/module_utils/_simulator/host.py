@@ -11,7 +11,9 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
   root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes
   host_seed: seed of the deterministic GPU UUIDs and serials (the state file's path)
   driver_version, cuda_driver_version: what nvmlSystemGet*Version report
-  reset_supported: false models a passthrough VM (no GPU reset; reboot required)
+  reset_supported: whether GPU reset works; at creation it follows the preset's
+                   virtualization mode (false in a passthrough or vGPU guest: reboot
+                   required), the reset_supported option overrides it
   generation: last instance generation handed out (host-wide counter; handles and MIG
               UUIDs embed it so recreated instances are new)
   gpus: [{index, board, uuid, serial, pci_bus_id, minor, module_id,
@@ -53,7 +55,7 @@ import shutil
 from .._errors import InputError, MigError
 from . import devnodes, machine
 from .nvml_lib import IMPLEMENTED_FUNCTIONS
-from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS
+from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
 from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, write_state
 
 #: GPU client services every simulated host knows (inactive until started).
@@ -263,10 +265,11 @@ def apply_options(state, options):
             partition["vfs"] = []
 
 
-def create_host(path, preset, fabric_mode=None, reset_supported=True, processes=None, faults=None, latency=None,
+def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=None, faults=None, latency=None,
                 units=None, replace=False):
     """Create a simulated host from ``preset``; returns its state. An existing host at
-    ``path`` is only replaced with ``replace=True``."""
+    ``path`` is only replaced with ``replace=True``. ``reset_supported`` None: as the
+    preset's virtualization mode implies."""
     if preset not in PRESETS:
         raise InputError("preset", preset, "unknown preset", sorted(PRESETS))
     path = os.path.abspath(path)
@@ -280,7 +283,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=True, processes=
         "host_seed": path,
         "driver_version": spec["driver_version"],
         "cuda_driver_version": spec["cuda_driver_version"],
-        "reset_supported": True,
+        "reset_supported": reset_supported_by_default(preset),
         "generation": 0,
         "gpus": [{
             "index": index,

@@ -23,6 +23,11 @@ Modelling choices where the reference leaves the behaviour open (documented, not
   instance, e.g. a profiler with /dev/nvidia0 open) -> IN_USE (reference 7, GH200 log).
 * A GPU reset destroys all GPU instances (they do not survive a reset or reboot).
 * Stale handles (instance destroyed, GPU reset) -> INVALID_ARGUMENT.
+
+With MIG disabled the driver still answers the read queries as for a GPU without
+instances (real capture, H200, driver 580.159.04): remaining capacity = the full counts,
+no GPU instances, GPU instance / MIG device by id or index -> NOT_FOUND. Only creating
+instances needs MIG enabled (NOT_SUPPORTED otherwise).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -293,10 +298,10 @@ def create_gpu_instance(state, index, profile_id, placement=None):
 
 
 def remaining_gpu_instance_capacity(state, index, profile_id):
-    """How many more GIs of the profile the driver would create, one after another."""
+    """How many more GIs of the profile the driver would create, one after another. With
+    MIG disabled the driver answers the counts of an empty GPU (real capture, H200)."""
     gpu = gpu_by_index(state, index)
     board = board_of(gpu)
-    require_mig_enabled(gpu)
     profile = gi_profile_by_id(board, profile_id)
     if profile is None:
         raise NvmlFailure(INVALID_ARGUMENT)

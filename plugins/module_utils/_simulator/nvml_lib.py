@@ -35,12 +35,14 @@ __metaclass__ = type
 
 import ctypes
 import fcntl
+import hashlib
 import os
 import threading
 import time
 
+from .._capabilities import VIRTUALIZATION_MODES
 from . import devnodes, machine
-from .boards import CI_PROFILE_COUNT, GI_PROFILE_COUNT
+from .boards import ARCH_HOPPER, CI_PROFILE_COUNT, GI_PROFILE_COUNT
 from .machine import (
     INSUFFICIENT_SIZE,
     INVALID_ARGUMENT,
@@ -49,6 +51,7 @@ from .machine import (
     SUCCESS,
     NvmlFailure,
 )
+from .presets import PRESETS
 from .state import SimulatorStateError, lock_path, locked_state, read_state
 
 UNINITIALIZED = 1
@@ -58,6 +61,13 @@ FUNCTION_NOT_FOUND = 13
 _MIB = 1024 * 1024
 _NOT_AVAILABLE_UINT = 0xFFFFFFFF
 _GI_CAPS_GFX = 0x2
+_COMPUTEMODE_DEFAULT = 0
+_FABRIC_STATE_NOT_SUPPORTED = 0
+_FABRIC_STATE_NOT_STARTED = 1
+_FABRIC_STATE_COMPLETED = 3
+_FABRIC_HEALTH_SUMMARY_HEALTHY = 1
+#: Clique id of a single NVSwitch baseboard's GPUs (inferred: one clique per fabric).
+_FABRIC_CLIQUE_ID = 1
 
 _MAGIC = 0xA5
 _KIND_DEVICE = 1
@@ -446,31 +456,36 @@ def _minor(call, handle, minor_ref):
 
 
 def _memory(call, handle):
-    """(total, used) bytes of the device or MIG device."""
+    """(total, reserved, used by processes) bytes of the device or MIG device. Reserved:
+    what the driver keeps (board data; not known for MIG devices, 0)."""
     gpu, mig = call.device(handle, allow_mig=True)
+    reserved = 0
     if mig:
         gpu_instance, compute_instance = mig
         total = _gi_profile(gpu, gpu_instance)["memory_mb"]
         processes = machine.processes_on(call.state, gpu["index"], gpu_instance["gi_id"], compute_instance["ci_id"])
     else:
-        total = machine.board_of(gpu)["memory_total_mb"]
+        board = machine.board_of(gpu)
+        total = board["memory_total_mb"]
+        reserved = board.get("memory_reserved_bytes", 0)
         processes = machine.processes_on(call.state, gpu["index"])
     used = sum(p.get("used_memory_mb", 0) for p in processes)
-    return total * _MIB, used * _MIB
+    return total * _MIB, reserved, used * _MIB
 
 
 @_nvml("nvmlDeviceGetMemoryInfo")
 def _memory_info(call, handle, memory_ref):
-    total, used = _memory(call, handle)
-    _set_fields(_target(memory_ref), {"total": total, "used": used, "free": total - used})
+    """v1 counts reserved memory as used (real capture: used = reserved on an idle H200)."""
+    total, reserved, used = _memory(call, handle)
+    _set_fields(_target(memory_ref), {"total": total, "used": reserved + used, "free": total - reserved - used})
 
 
 @_nvml("nvmlDeviceGetMemoryInfo_v2")
 def _memory_info_v2(call, handle, memory_ref):
     memory = _target(memory_ref)
     _check_version(memory, (2,))
-    total, used = _memory(call, handle)
-    _set_fields(memory, {"total": total, "reserved": 0, "used": used, "free": total - used})
+    total, reserved, used = _memory(call, handle)
+    _set_fields(memory, {"total": total, "reserved": reserved, "used": used, "free": total - reserved - used})
 
 
 def _process_rows(call, handle):
@@ -502,6 +517,61 @@ def _compute_processes(call, handle, count_ref, infos):
 def _no_processes(call, handle, count_ref, infos):
     call.device(handle, allow_mig=True)
     return _write_sized_array(infos, count_ref, [], _write_process)
+
+
+# ---------------------------------------------------------------- deployment
+
+@_nvml("nvmlDeviceGetVirtualizationMode")
+def _virtualization_mode(call, handle, mode_ref):
+    call.full_device(handle)
+    mode = PRESETS[call.state["preset"]]["virtualization_mode"]
+    _set_value(mode_ref, VIRTUALIZATION_MODES[mode])
+
+
+@_nvml("nvmlDeviceGetPersistenceMode")
+def _persistence_mode(call, handle, mode_ref):
+    """Enabled everywhere (inferred: datacenter hosts run nvidia-persistenced; the real
+    H200 VM had it on)."""
+    call.full_device(handle)
+    _set_value(mode_ref, 1)
+
+
+@_nvml("nvmlDeviceGetComputeMode")
+def _compute_mode(call, handle, mode_ref):
+    call.full_device(handle)
+    _set_value(mode_ref, _COMPUTEMODE_DEFAULT)
+
+
+def _fabric_values(state, gpu):
+    """nvmlGpuFabricInfo fields of ``gpu``. Without an NVSwitch fabric: SUCCESS with state
+    NOT_SUPPORTED and zeros (real capture, H200 in a passthrough VM). With one (inferred,
+    no capture): NOT_STARTED until the simulated Fabric Manager runs and has registered
+    the GPU, then COMPLETED with the host's cluster UUID, one clique for the baseboard and
+    a healthy summary. Before Hopper the probe does not exist: NOT_SUPPORTED (inferred)."""
+    if machine.board_of(gpu)["architecture"] < ARCH_HOPPER:
+        raise NvmlFailure(NOT_SUPPORTED, "no GPU fabric probe before Hopper")
+    fabric = state["fabric"]
+    values = {"clusterUuid": (ctypes.c_ubyte * 16)(), "status": SUCCESS, "cliqueId": 0,
+              "state": _FABRIC_STATE_NOT_SUPPORTED, "healthMask": 0, "healthSummary": 0}
+    if fabric["nvswitch"]:
+        values["state"] = _FABRIC_STATE_NOT_STARTED
+    if fabric["nvswitch"] and fabric.get("fm_running"):
+        digest = hashlib.sha1(("%s/fabric" % state["host_seed"]).encode("utf-8")).digest()
+        values.update(clusterUuid=(ctypes.c_ubyte * 16)(*bytearray(digest[:16])), cliqueId=_FABRIC_CLIQUE_ID,
+                      state=_FABRIC_STATE_COMPLETED, healthSummary=_FABRIC_HEALTH_SUMMARY_HEALTHY)
+    return values
+
+
+@_nvml("nvmlDeviceGetGpuFabricInfo")
+def _fabric_info(call, handle, info_ref):
+    _set_fields(_target(info_ref), _fabric_values(call.state, call.full_device(handle)))
+
+
+@_nvml("nvmlDeviceGetGpuFabricInfoV")
+def _fabric_info_v(call, handle, info_ref):
+    info = _target(info_ref)
+    _check_version(info, (2, 3))
+    _set_fields(info, _fabric_values(call.state, call.full_device(handle)))
 
 
 # ---------------------------------------------------------------- MIG mode
@@ -557,12 +627,18 @@ def _gi_profile_info(call, handle, enum, info_ref):
     _set_fields(_target(info_ref), _gi_profile_values(board, profile))
 
 
+def _fill_versioned_gi_profile(info, board, profile):
+    """The driver answers a versioned GPU-instance profile struct with its version field
+    zeroed (real capture, driver 580.159.04, v2; v3 and ByIdV inferred alike)."""
+    _set_fields(info, _gi_profile_values(board, profile))
+    info.version = 0
+
+
 @_nvml("nvmlDeviceGetGpuInstanceProfileInfoV")
 def _gi_profile_info_v(call, handle, enum, info_ref):
     info = _target(info_ref)
     _check_version(info, (2, 3))
-    board, profile = _profile_by_enum(call, handle, enum)
-    _set_fields(info, _gi_profile_values(board, profile))
+    _fill_versioned_gi_profile(info, *_profile_by_enum(call, handle, enum))
 
 
 def _profile_by_id(call, handle, profile_id, missing=NOT_SUPPORTED):
@@ -579,7 +655,7 @@ def _gi_profile_info_by_id(call, handle, profile_id, info_ref):
     info = _target(info_ref)
     _check_version(info, (2, 3))
     _gpu, board, profile = _profile_by_id(call, handle, profile_id)
-    _set_fields(info, _gi_profile_values(board, profile))
+    _fill_versioned_gi_profile(info, board, profile)
 
 
 @_nvml("nvmlDeviceGetGpuInstancePossiblePlacements_v2", "nvmlDeviceGetGpuInstancePossiblePlacements")
@@ -623,7 +699,6 @@ def _destroy_gpu_instance(call, instance):
 @_nvml("nvmlDeviceGetGpuInstances")
 def _gpu_instances(call, handle, profile_id, instances, count_ref):
     gpu, _board, profile = _profile_by_id(call, handle, profile_id, missing=INVALID_ARGUMENT)
-    machine.require_mig_enabled(gpu)
     handles = [_gi_handle(gpu, gi) for gi in gpu["gpu_instances"] if gi["profile_id"] == profile["id"]]
     return _write_handle_array(instances, count_ref, handles)
 
@@ -631,7 +706,6 @@ def _gpu_instances(call, handle, profile_id, instances, count_ref):
 @_nvml("nvmlDeviceGetGpuInstanceById")
 def _gpu_instance_by_id(call, handle, gi_id, instance_ref):
     gpu = call.full_device(handle)
-    machine.require_mig_enabled(gpu)
     gpu_instance = machine.find_gpu_instance(gpu, _as_int(gi_id))
     if gpu_instance is None:
         raise NvmlFailure(NOT_FOUND)
@@ -799,7 +873,6 @@ def _max_mig_devices(call, handle, count_ref):
 @_nvml("nvmlDeviceGetMigDeviceHandleByIndex")
 def _mig_handle_by_index(call, handle, index, mig_ref):
     gpu = call.full_device(handle)
-    machine.require_mig_enabled(gpu)
     devices = machine.mig_devices(gpu)
     index = _as_int(index)
     if not 0 <= index < len(devices):

@@ -7,7 +7,20 @@ and the NVSwitch Fabric Manager partition table (data only).
 Preset fields: description, board (key of boards.BOARDS), pci_bus_ids (one per GPU, in
 NVML enumeration order), module_ids (NVML module id per GPU; on Hopper and later this is
 the Fabric Manager GPU physical id), fabric (key of FABRIC_TABLES, or None without
-NVSwitch), nvlink_line_rate_mbps, driver_version, cuda_driver_version, inferred.
+NVSwitch), virtualization_mode (what nvmlDeviceGetVirtualizationMode answers, by the names
+of _capabilities.VIRTUALIZATION_MODES: "none" bare metal, "passthrough" a VM that owns
+whole GPUs, "vgpu_host" a vGPU hypervisor), nvlink_line_rate_mbps, driver_version,
+cuda_driver_version, inferred.
+
+Whether a GPU reset works follows from the virtualization mode (reset_supported_by_default):
+in a passthrough or vGPU guest the hypervisor owns the reset and refuses it (the real H200
+passthrough VM of reference/captures had no reset path; mig-parted reboots there). The
+simulated_host option reset_supported overrides it per host (a hypervisor that does allow
+guest resets, or a bare-metal host without a reset path).
+
+h200-passthrough-vm is the machine of the real capture (reference/captures/h200-580.159.04):
+one H200 in a full-passthrough VM, its NVSwitch fabric not visible (fabric state
+NOT_SUPPORTED), bus id and module id as captured.
 
 PCI bus ids of the DGX A100 and DGX H100 layouts are the well-known ones of those systems;
 the others are plausible layouts (inferred). Module ids 1..N in enumeration order are
@@ -80,6 +93,7 @@ PRESETS = {
         "pci_bus_ids": _DGX_A100_BUS_IDS,
         "module_ids": _EIGHT,
         "fabric": "a100-bottom-tray",
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": 25000,
         "driver_version": "570.172.08",
         "cuda_driver_version": 12080,
@@ -91,10 +105,23 @@ PRESETS = {
         "pci_bus_ids": _DGX_A100_BUS_IDS,
         "module_ids": _EIGHT,
         "fabric": "a100-bottom-tray",
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": 25000,
         "driver_version": "570.172.08",
         "cuda_driver_version": 12080,
         "inferred": ["module_ids", "nvlink_line_rate_mbps", "driver_version"],
+    },
+    "a100-passthrough-vm": {
+        "description": "VM with 1x A100-SXM4-40GB in full passthrough (the hypervisor owns GPU reset)",
+        "board": "A100-SXM4-40GB",
+        "pci_bus_ids": ["00000000:00:05.0"],
+        "module_ids": [1],
+        "fabric": None,
+        "virtualization_mode": "passthrough",
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "570.172.08",
+        "cuda_driver_version": 12080,
+        "inferred": ["pci_bus_ids", "module_ids", "driver_version"],
     },
     "a30-x4": {
         "description": "PCIe server with 4x A30-24GB, no NVSwitch",
@@ -102,6 +129,7 @@ PRESETS = {
         "pci_bus_ids": ["00000000:17:00.0", "00000000:65:00.0", "00000000:CA:00.0", "00000000:E3:00.0"],
         "module_ids": [1, 2, 3, 4],
         "fabric": None,
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": None,
         "driver_version": "570.172.08",
         "cuda_driver_version": 12080,
@@ -113,6 +141,7 @@ PRESETS = {
         "pci_bus_ids": _DGX_H100_BUS_IDS,
         "module_ids": _EIGHT,
         "fabric": "hopper-8gpu",
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": 25000,
         "driver_version": "570.172.08",
         "cuda_driver_version": 12080,
@@ -124,6 +153,7 @@ PRESETS = {
         "pci_bus_ids": ["00000001:00:00.0", "00000002:00:00.0"],
         "module_ids": [1, 2],
         "fabric": None,
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": None,
         "driver_version": "560.35.03",
         "cuda_driver_version": 12060,
@@ -135,10 +165,35 @@ PRESETS = {
         "pci_bus_ids": _DGX_H100_BUS_IDS,
         "module_ids": _EIGHT,
         "fabric": "hopper-8gpu",
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": 25000,
-        "driver_version": "570.172.08",
-        "cuda_driver_version": 12080,
-        "inferred": ["pci_bus_ids", "module_ids", "nvlink_line_rate_mbps", "driver_version"],
+        "driver_version": "580.159.04",
+        "cuda_driver_version": 13000,
+        "inferred": ["pci_bus_ids", "module_ids", "nvlink_line_rate_mbps"],
+    },
+    "h200-passthrough-vm": {
+        "description": "VM with 1x H200-SXM-141GB in full passthrough, no NVSwitch visible (the real capture's machine)",
+        "board": "H200-SXM-141GB",
+        "pci_bus_ids": ["00000000:00:06.0"],
+        "module_ids": [2],
+        "fabric": None,
+        "virtualization_mode": "passthrough",
+        "nvlink_line_rate_mbps": None,
+        "driver_version": "580.159.04",
+        "cuda_driver_version": 13000,
+        "inferred": [],
+    },
+    "hgx-h200-vgpu-host": {
+        "description": "HGX H200 as a vGPU hypervisor: 8x H200-SXM-141GB with NVSwitch, vGPU manager loaded",
+        "board": "H200-SXM-141GB",
+        "pci_bus_ids": _DGX_H100_BUS_IDS,
+        "module_ids": _EIGHT,
+        "fabric": "hopper-8gpu",
+        "virtualization_mode": "vgpu_host",
+        "nvlink_line_rate_mbps": 25000,
+        "driver_version": "580.159.04",
+        "cuda_driver_version": 13000,
+        "inferred": ["pci_bus_ids", "module_ids", "nvlink_line_rate_mbps"],
     },
     "gh200": {
         "description": "Grace Hopper GH200 node: 1x H100 96GB",
@@ -146,6 +201,7 @@ PRESETS = {
         "pci_bus_ids": ["00000009:01:00.0"],
         "module_ids": [1],
         "fabric": None,
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": None,
         "driver_version": "570.172.08",
         "cuda_driver_version": 12080,
@@ -157,6 +213,7 @@ PRESETS = {
         "pci_bus_ids": _DGX_B200_BUS_IDS,
         "module_ids": _EIGHT,
         "fabric": "blackwell-8gpu",
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": 50000,
         "driver_version": "580.105.06",
         "cuda_driver_version": 13000,
@@ -168,6 +225,7 @@ PRESETS = {
         "pci_bus_ids": ["00000000:01:00.0", "00000000:21:00.0", "00000000:41:00.0", "00000000:61:00.0"],
         "module_ids": [1, 2, 3, 4],
         "fabric": None,
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": None,
         "driver_version": "580.105.06",
         "cuda_driver_version": 13000,
@@ -195,6 +253,7 @@ def _system(description, board, pci_bus_ids, fabric=None, nvlink_line_rate_mbps=
         "pci_bus_ids": list(pci_bus_ids),
         "module_ids": list(range(1, len(pci_bus_ids) + 1)),
         "fabric": fabric,
+        "virtualization_mode": "none",
         "nvlink_line_rate_mbps": nvlink_line_rate_mbps,
         "driver_version": driver_version,
         "cuda_driver_version": cuda_driver_version,
@@ -234,3 +293,11 @@ PRESETS.update({
     "gb300-nvl4": _system("GB300 compute tray: 4x GB300, rack NVLink not modelled", "GB300", _GRACE_X4_BUS_IDS,
                           **_BLACKWELL_DRIVER),
 })
+
+#: Virtualization modes in which the guest cannot reset its GPUs (the hypervisor owns it).
+_GUEST_MODES = ("passthrough", "vgpu_guest")
+
+
+def reset_supported_by_default(preset):
+    """Whether GPUs of a host created from ``preset`` (a PRESETS key) can be reset."""
+    return PRESETS[preset]["virtualization_mode"] not in _GUEST_MODES

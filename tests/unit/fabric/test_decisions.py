@@ -3,7 +3,7 @@
 import pytest
 from fabric_recordings import H100_MODULE_IDS, dgx_a100, dgx_h100
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric
+from ansible_collections.gpuops.mig.plugins.module_utils import _fabric, _model
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
 
 
@@ -97,7 +97,7 @@ def test_pending_mig_enable_counts_as_enabled_on_ampere(a100_partitions):
 
 def test_vfs_are_parsed_in_order_and_bad_ones_are_named():
     assert _fabric.parse_vfs(["0000:B3:00.4", "bd:00.4"]) == ((0, 0xB3, 0, 4), (0, 0xBD, 0, 4))
-    assert _fabric.format_pci((0, 0xB3, 0, 4)) == "0000:b3:00.4"
+    assert _model.format_pci((0, 0xB3, 0, 4)) == "0000:b3:00.4"
     with pytest.raises(InputError) as bad:
         _fabric.parse_vfs(["b3:00"])
     assert bad.value.option == "vfs" and bad.value.value == "b3:00"
@@ -110,7 +110,7 @@ def test_fabricmanager_cfg_is_read_like_the_shipped_file():
     config = _fabric.parse_fabricmanager_cfg(
         "LOG_LEVEL=4\n# FABRIC_MODE=1 in a comment\nFABRIC_MODE=2 \nFABRIC_MODE_RESTART=1\nFM_CMD_UNIX_SOCKET_PATH=\n"
     )
-    assert config == _fabric.FabricConfig(mode=2, restart=True, unix_socket=None)
+    assert config == _fabric.FabricConfig(mode=2, restart=True, unix_socket=None, address=None)
     assert _fabric.parse_fabricmanager_cfg("").mode is None
 
 

@@ -5,20 +5,20 @@ import ctypes
 import pytest
 from fabric_recordings import GPU_INFO, LIST_SIZE, PARTITION_SIZE, RecordedLibnvfm
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric
+from ansible_collections.gpuops.mig.plugins.module_utils import _fabric, _libnvfm
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import HardwareError
 
 
 def test_struct_sizes_and_versions_match_the_reference():
     # reference/fabric-manager-and-cdi.md A3: GpuInfo 128 B, PartitionInfo 2060 B,
     # PartitionList 131852 B, fmFabricPartitionList_version 16909068.
-    assert ctypes.sizeof(_fabric.fmFabricPartitionGpuInfo_t) == 128 == GPU_INFO.size
-    assert ctypes.sizeof(_fabric.fmFabricPartitionInfo_t) == 2060 == PARTITION_SIZE
-    assert ctypes.sizeof(_fabric.fmFabricPartitionList_v2) == 131852 == LIST_SIZE
-    assert _fabric.fmFabricPartitionList_version == 16909068
-    assert _fabric.fmActivatedFabricPartitionList_version == (4 + 4 + 64 * 4) | 1 << 24
-    assert _fabric.fmConnectParams_version1 == 268 | 1 << 24
-    assert _fabric.fmConnectParams_version2 == 272 | 2 << 24
+    assert ctypes.sizeof(_libnvfm.fmFabricPartitionGpuInfo_t) == 128 == GPU_INFO.size
+    assert ctypes.sizeof(_libnvfm.fmFabricPartitionInfo_t) == 2060 == PARTITION_SIZE
+    assert ctypes.sizeof(_libnvfm.fmFabricPartitionList_v2) == 131852 == LIST_SIZE
+    assert _libnvfm.fmFabricPartitionList_version == 16909068
+    assert _libnvfm.fmActivatedFabricPartitionList_version == (4 + 4 + 64 * 4) | 1 << 24
+    assert _libnvfm.fmConnectParams_version1 == 268 | 1 << 24
+    assert _libnvfm.fmConnectParams_version2 == 272 | 2 << 24
 
 
 def test_lists_partitions_as_the_library_fills_them():
@@ -85,6 +85,6 @@ def test_unix_socket_of_fabricmanager_cfg_is_used_when_no_address_is_given(tmp_p
     library = RecordedLibnvfm("libnvfm_old_library_errors.json")  # connects to that socket
     monkeypatch.setattr(_fabric, "_load_libnvfm", lambda: library)
     fm = _fabric.FabricManager.open(config_path=str(config))
-    assert fm.backend_name == "libnvfm" and fm.mode() == _fabric.SHARED_NVSWITCH
+    assert fm.backend_name == "libnvfm" and fm.mode() == _libnvfm.SHARED_NVSWITCH
     with pytest.raises(HardwareError):
         fm.activate(3)

@@ -84,7 +84,7 @@ def test_a_failure_in_the_middle_of_a_plan_names_what_was_done(h100):
     with _fabric.FabricManager.open(simulator=h100) as fm:
         plan = _fabric.plan_partition(fm.partitions(), _fabric.find_partition(fm.partitions(), 1), "activated", True)
         with pytest.raises(_fabric.FabricPartitionError) as failure:
-            _fabric._run_plan(FailingActivation(fm), plan, None)
+            _fabric.run_partition_plan(FailingActivation(fm), plan, None)
     assert failure.value.completed == [{"action": "deactivate", "partition_id": 3}]
     assert "FM_ST_NVLINK_ERROR" in str(failure.value) and "after deactivate 3" in str(failure.value)
     # The fabric did change: the module result says so, and says partition 3 stays down.

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric
+from ansible_collections.gpuops.mig.plugins.module_utils import _fabric, _libnvfm
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import HardwareError
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib, host
@@ -99,7 +99,7 @@ def test_listing_does_not_write_the_state_file(make_host):
 def test_bare_metal_mode_has_no_partitions(make_host):
     path = make_host("dgx-h100", fabric_mode=0)
     with open_fm(path) as fm:
-        assert fm.mode() == _fabric.BARE_METAL
+        assert fm.mode() == _libnvfm.BARE_METAL
         assert fm_error(fm.partitions) == "FM_ST_NOT_SUPPORTED"
         assert fm_error(lambda: fm.activate(3)) == "FM_ST_NOT_SUPPORTED"
 
@@ -108,7 +108,7 @@ def test_vgpu_mode_activates_with_one_vf_per_gpu(make_host):
     path = make_host("hgx-h200", fabric_mode=2)
     vfs = _fabric.parse_vfs(["0000:18:00.4", "0000:3a:00.4"])
     with open_fm(path) as fm:
-        assert fm.mode() == _fabric.VGPU
+        assert fm.mode() == _libnvfm.VGPU
         assert fm_error(lambda: fm.activate(3)) == "FM_ST_NOT_SUPPORTED"  # needs the VF call
         assert fm_error(lambda: fm.activate(3, vfs[:1])) == "FM_ST_BADPARAM"
         fm.activate(3, vfs)
@@ -178,13 +178,13 @@ def test_stopped_fabric_manager_and_hosts_without_nvswitch_refuse_connections(ma
 def test_wrong_struct_version_is_a_version_mismatch(make_host):
     library = fm_lib.SimulatedFmLibrary(make_host("dgx-h100"))
     library.fmLibInit()
-    handle = _fabric.fmHandle_t()
-    params = _fabric.connect_params()
+    handle = _libnvfm.fmHandle_t()
+    params = _libnvfm.connect_params()
     params.version = 1234
-    assert library.fmConnect(ctypes.byref(params), ctypes.byref(handle)) == _fabric.FM_ST["FM_ST_VERSION_MISMATCH"]
-    assert library.fmConnect(ctypes.byref(_fabric.connect_params(version=1)), ctypes.byref(handle)) == 0
-    listing = _fabric.fmFabricPartitionList_v2()
-    listing.version = _fabric.fmFabricPartitionList_version + 1
-    assert library.fmGetSupportedFabricPartitions(handle, ctypes.byref(listing)) == _fabric.FM_ST["FM_ST_VERSION_MISMATCH"]
+    assert library.fmConnect(ctypes.byref(params), ctypes.byref(handle)) == _libnvfm.FM_ST["FM_ST_VERSION_MISMATCH"]
+    assert library.fmConnect(ctypes.byref(_libnvfm.connect_params(version=1)), ctypes.byref(handle)) == 0
+    listing = _libnvfm.fmFabricPartitionList_v2()
+    listing.version = _libnvfm.fmFabricPartitionList_version + 1
+    assert library.fmGetSupportedFabricPartitions(handle, ctypes.byref(listing)) == _libnvfm.FM_ST["FM_ST_VERSION_MISMATCH"]
     assert library.fmDisconnect(handle) == 0
-    assert library.fmDisconnect(handle) == _fabric.FM_ST["FM_ST_BADPARAM"]
+    assert library.fmDisconnect(handle) == _libnvfm.FM_ST["FM_ST_BADPARAM"]

@@ -146,11 +146,11 @@ def test_units_are_started_stopped_and_reported(make_host, open_hardware):
     path = make_host("dgx-h100", units={"nvidia-dcgm": {"active": True}})
     hardware = open_hardware(path)
     units = ["nvidia-k8s-device-plugin", "nvidia-dcgm"]
-    assert hardware.active_units(units) == ["nvidia-dcgm"]
-    hardware.start_units(["nvidia-k8s-device-plugin"])
-    assert hardware.active_units(units) == units
-    hardware.stop_units(units)
-    assert hardware.active_units(units) == []
+    assert hardware.host.active_units(units) == ["nvidia-dcgm"]
+    hardware.host.start_units(["nvidia-k8s-device-plugin"])
+    assert hardware.host.active_units(units) == units
+    hardware.host.stop_units(units)
+    assert hardware.host.active_units(units) == []
     assert host.unit_states(path)["nvidia-dcgm"] is False
 
 

@@ -7,7 +7,7 @@ import subprocess
 import pynvml
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _nvml
+from ansible_collections.gpuops.mig.plugins.module_utils import _host, _nvml
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import HardwareError
 
 
@@ -27,7 +27,7 @@ def real_host(monkeypatch):
             raise answer
         return subprocess.CompletedProcess(argv, answer[0], answer[1], answer[2])
 
-    monkeypatch.setattr(_nvml.subprocess, "run", run)
+    monkeypatch.setattr(_host.subprocess, "run", run)
     hardware = _nvml.Hardware()
     del events[:]
     return hardware, events, answers
@@ -67,10 +67,10 @@ def test_missing_nvidia_smi_is_a_hardware_error(real_host):
 def test_units_use_systemctl_argument_lists(real_host):
     hardware, events, answers = real_host
     answers["systemctl"] = (3, "active\ninactive\n", "")
-    assert hardware.active_units(["nvidia-dcgm", "nvidia-persistenced"]) == ["nvidia-dcgm"]
+    assert hardware.host.active_units(["nvidia-dcgm", "nvidia-persistenced"]) == ["nvidia-dcgm"]
     answers["systemctl"] = (0, "", "")
-    hardware.stop_units(["nvidia-dcgm", "dcgm-exporter"])
-    hardware.start_units([])
+    hardware.host.stop_units(["nvidia-dcgm", "dcgm-exporter"])
+    hardware.host.start_units([])
     assert events == [
         ["systemctl", "is-active", "nvidia-dcgm", "nvidia-persistenced"],
         ["systemctl", "stop", "nvidia-dcgm", "dcgm-exporter"],
@@ -81,6 +81,6 @@ def test_failing_systemctl_names_the_verb(real_host):
     hardware, _events, answers = real_host
     answers["systemctl"] = (5, "", "Unit nvidia-dcgm.service not loaded.")
     with pytest.raises(HardwareError) as caught:
-        hardware.start_units(["nvidia-dcgm"])
+        hardware.host.start_units(["nvidia-dcgm"])
     assert caught.value.call == "systemctl start"
     assert "not loaded" in str(caught.value)

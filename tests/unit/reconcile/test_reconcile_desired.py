@@ -74,11 +74,14 @@ def test_layout_entries_name_gpu_instances_compute_instances_and_placements(make
         ({"layout": [{"profile": "3g.40gb", "count": 2, "placement": 0}]}, "layout[0].placement", ["count is 2"]),
         ({"layout": [{"profile": "3g.40gb", "placement": 2}]}, "layout[0].placement", ["not a placement of 3g.40gb", "0:4", "4:4"]),
         ({"layout": [{"profile": "2g.20gb", "compute_instances": ["3c"]}]}, "layout[0].profile", ["more compute slices"]),
-        ({"layout": ["1g.10gb"], "requirements": [{"memory_gb": 10}]}, "layout", ["exactly one of"]),
-        ({}, "layout", ["exactly one of"]),
+        ({"layout": ["1g.10gb"], "requirements": [{"memory_gb": 10}]}, "requirements", ["give at most one of", "got layout, requirements"]),
+        ({}, "layout", ["one of layout, requirements", "is required"]),
+        ({"layout_preset": "all-7"}, "layout_preset", ["unknown layout preset", "all-balanced"]),
+        ({"gpu_layouts": {"9": ["1g.10gb"]}}, "gpu_layouts", ["not the index of a selected GPU"]),
+        ({"state": "disabled", "layout_preset": "all-1g"}, "layout_preset", ["state=disabled"]),
         ({"state": "absent", "layout": ["1g.10gb"]}, "layout", ["state=absent"]),
         ({"requirements": [{"memory_gb": 500}]}, "requirements[0]", ["closest"]),
-        ({"mig_parted_config": {"file": "CONFIG", "name": "nope"}}, "mig_parted_config", ["not found", "all-balanced, split"]),
+        ({"mig_parted_config": {"file": "CONFIG", "name": "nope"}}, "mig_parted_config.name", ["no such config", "all-balanced, split"]),
     ],
 )
 def test_bad_input_names_the_option_value_and_choices(make_host, tmp_path, params, option, words):
@@ -128,3 +131,19 @@ def test_compute_instance_sizes_are_checked_against_the_device_once_it_lists_the
         wanted(simulator, gpus=["0"], layout=layout)
     assert "no 3c compute-instance profile" in str(raised.value)
     assert wanted(simulator, gpus=["0"], layout=["2c.4g.40gb"])[0][1] == [("4g.40gb", (), (2,))]
+
+
+def test_layout_presets_become_each_boards_own_profiles(make_host):
+    h100 = wanted(make_host("dgx-h100", mig=False), gpus=["0"], layout_preset="all-balanced")
+    assert h100 == {0: (True, [("1g.10gb", (), None), ("1g.10gb", (), None), ("2g.20gb", (), None), ("3g.40gb", (), None)])}
+    a30 = wanted(make_host("a30-x4", mig=False), gpus=["1"], default_layout_preset="all-balanced")
+    assert a30 == {1: (True, [("1g.6gb", (), None), ("1g.6gb", (), None), ("2g.12gb", (), None)])}
+
+
+def test_gpu_layouts_describe_only_the_gpus_they_name(make_host):
+    desired = wanted(make_host("dgx-h100", mig=False), gpu_layouts={"2": ["7g.80gb"], 5: ["3g.40gb", "3g.40gb"]})
+    assert desired == {2: (True, [("7g.80gb", (), None)]), 5: (True, [("3g.40gb", (), None), ("3g.40gb", (), None)])}
+
+
+def test_state_disabled_wants_mig_off_and_no_instances(make_host):
+    assert wanted(make_host("dgx-h100", mig=False), gpus=["0", "1"], state="disabled") == {0: (False, []), 1: (False, [])}

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _converge, _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import PlacementError
 from ansible_collections.gpuops.mig.plugins.module_utils._feature_gates import resolve
 from ansible_collections.gpuops.mig.plugins.module_utils._module import Session
@@ -183,7 +183,7 @@ def test_gpus_are_reconfigured_by_one_worker_each(make_host, gates, parallel, me
     simulator = make_host("dgx-h100")
     with opened(simulator) as hardware:
         probe = ConcurrencyProbe(hardware, meet)
-        result = _reconcile.mig_instance(_session(probe, gates, parallel=parallel))
+        result = _converge.converge(_session(probe, gates, parallel=parallel))
     assert probe.most == most
     assert len(result["mig_devices"]) == 16
 

@@ -9,7 +9,8 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host, nvml_lib, presets
 
 BOARD_PRESETS = {}
-for _name, _preset in sorted(presets.PRESETS.items()):
+# One bare-metal preset per board (guests cannot reset, which Ampere MIG mode changes need).
+for _name, _preset in sorted(presets.PRESETS.items(), key=lambda item: (item[1]["virtualization_mode"] != "none", item[0])):
     BOARD_PRESETS.setdefault(_preset["board"], _name)
 
 
@@ -56,8 +57,8 @@ class SimulatedHost(object):
         for enum in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
             try:
                 info = pynvml.nvmlDeviceGetGpuInstanceProfileInfo(self.handle(index), enum)
-            except pynvml.NVMLError_NotSupported:
-                continue
+            except (pynvml.NVMLError_NotSupported, pynvml.NVMLError_InvalidArgument):
+                continue  # not offered; enums the driver does not know (>= 0x11) are invalid
             found[info.name[len("MIG "):]] = info
         return found
 

@@ -67,15 +67,17 @@ GPU_INSTANCE_PROFILES = {
         ("4g.48gb", 5, 1, "46.50", 64, 4, 4, None, 4, 0, None),
         ("7g.96gb", 0, 1, "93.00", 132, 8, 7, None, 7, 1, None),
     ],
-    # 3.8 H200 141GB ([I4]; no ENC column)
+    # 3.8 H200 141GB: the real capture reference/captures/h200-580.159.04 (nvml-dump.json and
+    # nvidia-smi-mig.txt, driver 580.159.04), which supersedes the reference's older-driver
+    # memory column ([I4]: 32.25 / 69.50 / 139.75)
     "H200-SXM-141GB": [
-        ("1g.18gb", 19, 7, "16.00", 16, 1, 1, None, 1, 0, None),
-        ("1g.18gb+me", 20, 1, "16.00", 16, 1, 1, None, 1, 1, None),
-        ("1g.35gb", 15, 4, "32.25", 26, 1, 1, None, 1, 0, None),
-        ("2g.35gb", 14, 3, "32.25", 32, 2, 2, None, 2, 0, None),
-        ("3g.71gb", 9, 2, "69.50", 60, 3, 3, None, 3, 0, None),
-        ("4g.71gb", 5, 1, "69.50", 64, 4, 4, None, 4, 0, None),
-        ("7g.141gb", 0, 1, "139.75", 132, 8, 7, None, 7, 1, None),
+        ("1g.18gb", 19, 7, "16.00", 16, 1, 1, 0, 1, 0, ONE_SLOT_8),
+        ("1g.18gb+me", 20, 1, "16.00", 16, 1, 1, 0, 1, 1, ONE_SLOT_8),
+        ("1g.35gb", 15, 4, "32.50", 26, 1, 1, 0, 1, 0, "{0,2,4,6}:2"),
+        ("2g.35gb", 14, 3, "32.50", 32, 2, 2, 0, 2, 0, "{0,2,4}:2"),
+        ("3g.71gb", 9, 2, "69.75", 60, 3, 3, 0, 3, 0, "{0,4}:4"),
+        ("4g.71gb", 5, 1, "69.75", 64, 4, 4, 0, 4, 0, "{0}:4"),
+        ("7g.141gb", 0, 1, "140.00", 132, 8, 7, 0, 7, 1, "{0}:8"),
     ],
     # 3.10 B200 (rows 1-4 real lgip, 22.00 GiB driver; rest: names/counts/docs CE only)
     "B200": [
@@ -188,7 +190,7 @@ BOARDS = {
     "H100-SXM5-80GB": ("NVIDIA H100 80GB HBM3", 0x2330, 9, 81559, 7),
     "H100-NVL-94GB": ("NVIDIA H100 NVL", 0x2321, 9, 95830, 7),
     "GH200-96GB": (None, 0x2342, 9, None, 7),
-    "H200-SXM-141GB": (None, 0x2335, 9, None, 7),
+    "H200-SXM-141GB": ("NVIDIA H200", 0x2335, 9, 143771, 7),  # real capture, driver 580.159.04
     "B200": ("NVIDIA B200", 0x2901, 10, 183359, 7),
     "RTX-PRO-6000-BSE": ("NVIDIA RTX PRO 6000 Blackwell Server Edition", 0x2BB5, 10, 97887, 4),
 }

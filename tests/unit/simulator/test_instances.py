@@ -140,17 +140,23 @@ def test_placement_the_profile_does_not_list_is_an_invalid_argument(mig_host):
         simulated.create_gi(42)
 
 
-def test_instances_need_mig_mode(make_host):
+def test_instances_need_mig_mode_but_reads_answer_as_on_an_empty_gpu(make_host):
+    """MIG disabled, as the real H200 (driver 580.159.04) answered: creating fails, the
+    reads succeed with the counts of a GPU without instances."""
     simulated = make_host("dgx-h100")
     handle = simulated.handle(0)
     with pytest.raises(pynvml.NVMLError_NotSupported):
         simulated.create_gi(19)
-    with pytest.raises(pynvml.NVMLError_NotSupported):
-        pynvml.nvmlDeviceGetGpuInstanceRemainingCapacity(handle, 19)
+    assert [pynvml.nvmlDeviceGetGpuInstanceRemainingCapacity(handle, profile_id)
+            for profile_id in (19, 14, 9, 5, 0, 20, 15)] == [7, 3, 2, 1, 1, 1, 4]
     array = (pynvml.c_nvmlGpuInstance_t * 7)()
-    count = ctypes.c_uint(0)
-    with pytest.raises(pynvml.NVMLError_NotSupported):
-        pynvml.nvmlDeviceGetGpuInstances(handle, 19, array, ctypes.byref(count))
+    count = ctypes.c_uint(5)
+    pynvml.nvmlDeviceGetGpuInstances(handle, 19, array, ctypes.byref(count))
+    assert count.value == 0
+    with pytest.raises(pynvml.NVMLError_NotFound):
+        pynvml.nvmlDeviceGetGpuInstanceById(handle, 0)
+    with pytest.raises(pynvml.NVMLError_NotFound):
+        pynvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, 0)
     assert simulated.gi_placements(19) == [(s, 1) for s in range(7)]
 
 
