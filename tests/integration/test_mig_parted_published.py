@@ -181,9 +181,17 @@ def _chains(work, full):
 
 
 @pytest.fixture(scope="module")
-def published_run(tmp_path_factory):
+def plan(tmp_path_factory):
+    """(work directory, {preset: [step]}, default-config pairs applied)."""
     work = tmp_path_factory.mktemp("published")
     chains, applied = _chains(work, full=os.environ.get(FULL_MATRIX) == "1")
+    return work, chains, applied
+
+
+@pytest.fixture(scope="module")
+def published_run(plan):
+    """The chains run through ansible-playbook (CompletedProcess)."""
+    work, chains, _applied = plan
     hosts = {}
     for preset, steps in chains.items():
         hosts[preset] = {
@@ -195,13 +203,11 @@ def published_run(tmp_path_factory):
     inventory = work / "inventory.json"
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     longest = max(len(steps) for steps in chains.values())
-    completed = run_playbook(PLAYBOOK, extra_vars={"step_count": longest}, inventory=inventory,
-                                env={"ANSIBLE_FORKS": len(hosts)})
-    return chains, applied, completed
+    return run_playbook(PLAYBOOK, extra_vars={"step_count": longest}, inventory=inventory, env={"ANSIBLE_FORKS": len(hosts)})
 
 
-def test_every_default_config_matches_a_preset_and_every_device_id_has_a_board(published_run):
-    chains, applied, _completed = published_run
+def test_every_default_config_matches_a_preset_and_every_device_id_has_a_board(plan):
+    _work, _chains_by_preset, applied = plan
     default = _configs(DEFAULT)
     assert sorted(set(name for name, _preset in applied)) == sorted(default)
     named_ids = set()
@@ -213,15 +219,15 @@ def test_every_default_config_matches_a_preset_and_every_device_id_has_a_board(p
     assert named_ids <= set(BOARDS[preset["board"]]["pci_device_id"] for preset in PRESETS.values())
 
 
-def test_every_step_applies_exactly_and_idempotently(published_run):
-    chains, applied, completed = published_run
-    assert completed.returncode == 0, completed.stdout[-20000:] + completed.stderr[-5000:]
+def test_every_step_applies_exactly_and_idempotently(plan, published_run):
+    _work, chains, _applied = plan
+    assert published_run.returncode == 0, published_run.stdout[-20000:] + published_run.stderr[-5000:]
     for preset, steps in chains.items():
         assert sum(step["refused"] for step in steps) >= 1, preset
 
 
-def test_the_other_published_files_join_the_chains(published_run):
-    chains, _applied, _completed = published_run
+def test_the_other_published_files_join_the_chains(plan):
+    _work, chains, _applied = plan
     files = set(Path(step["file"]).name for steps in chains.values() for step in steps)
     assert {"mig-parted--examples_config.yaml", "mig-parted--examples_dgx-station-80gb-config.yaml",
             "deepops--config.example_nvidia-mig-config.yml"} <= files
