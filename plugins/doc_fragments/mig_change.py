@@ -56,4 +56,15 @@ options:
         description: File mode of the spec.
         type: raw
         default: "0644"
+      driver_root:
+        description: Where the driver's files are (see M(gpuops.mig.cdi_spec)); default the host's own.
+        type: path
+      hooks:
+        description: V(auto) adds the NVIDIA container toolkit's hooks where a hook binary exists; V(none) never.
+        type: str
+        choices: [auto, none]
+        default: auto
+      hook_path:
+        description: The C(nvidia-cdi-hook) or C(nvidia-ctk) binary to use in the hooks.
+        type: path
 """

@@ -3,12 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Container Device Interface (CDI) specs for full GPUs and MIG devices.
 
-Pure logic over the shared namedtuples (``GpuDevice``, ``MigDevice``), a parsed
-``mig-minors`` mapping and a ``dev_root``; the only file system access is reading the
-mig-minors file, probing which control device nodes exist, and reading/writing the spec
-file itself. The output follows what ``nvidia-ctk cdi generate`` emits for device nodes
-(names, parent node, GPU-instance and compute-instance capability nodes) and the rules of
-the CDI reference implementation (``pkg/parser``, the default validator, version gating).
+The spec model over the shared namedtuples (``GpuDevice``, ``MigDevice``), a parsed
+``mig-minors`` mapping, a ``dev_root`` and the driver files ``_cdi_driver`` discovers
+(libraries, binaries, firmware, IPC sockets), plus reading and writing the spec file
+itself. The output follows what ``nvidia-ctk cdi generate`` emits (names, parent node,
+GPU-instance and compute-instance capability nodes, driver mounts, ``nvidia-cdi-hook``
+hooks) and the rules of the CDI reference implementation (``pkg/parser``, the default
+validator, version gating); libraries are also mounted at their SONAME so that the spec
+works without the NVIDIA Container Toolkit (docs/cdi.md).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +21,7 @@ import errno
 import json
 import os
 import re
+import stat
 from collections import namedtuple
 
 try:
@@ -29,6 +32,7 @@ except ImportError:  # PyYAML is a declared dependency, but JSON specs work with
     yaml = None
     HAS_YAML = False
 
+from ansible_collections.gpuops.mig.plugins.module_utils import _cdi_driver
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError, MigError
 from ansible_collections.gpuops.mig.plugins.module_utils._files import write_atomically
 
@@ -48,6 +52,23 @@ CONTROL_DEVICE_NODES = ("/dev/nvidia-modeset", "/dev/nvidia-uvm-tools", "/dev/nv
 #: Keeps a legacy nvidia-container-runtime hook from injecting every GPU on top of CDI.
 COMMON_ENV = ("NVIDIA_VISIBLE_DEVICES=void",)
 CAPS_DIR = "/dev/nvidia-caps"
+DISCOVERY_MODES = ("nvml", "management")
+#: Kind of the management spec, as NVIDIA documents ``nvidia-ctk cdi generate --mode=management``.
+MANAGEMENT_KIND = "management.nvidia.com/gpu"
+HOOK_CHOICES = ("auto", "none")
+#: Options of every driver file mount (those of nvidia-ctk).
+MOUNT_OPTIONS = ("ro", "nosuid", "nodev", "rbind", "rprivate")
+#: Driver files are never larger; a bigger "spec" is not one (and is not read whole).
+MAX_SPEC_BYTES = 16 << 20
+#: (device node, /proc/devices name of its major, minor) of the driver's fixed nodes; GPU
+#: nodes /dev/nvidia<N> are nvidia-frontend N and caps nvidia-caps <N>.
+_FIXED_NODE_NUMBERS = {
+    "/dev/nvidiactl": ("nvidia-frontend", 255),
+    "/dev/nvidia-modeset": ("nvidia-frontend", 254),
+    "/dev/nvidia-uvm": ("nvidia-uvm", 0),
+    "/dev/nvidia-uvm-tools": ("nvidia-uvm", 1),
+}
+_NUMBERED_NODE = re.compile(r"^/dev/(?:nvidia(\d+)|nvidia-caps/nvidia-cap(\d+))$")
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -195,9 +216,7 @@ def read_mig_minors(path):
 
 def host_path(dev_root, path):
     """Where container ``path`` lives on the host when device nodes are under ``dev_root``."""
-    if not dev_root or os.path.normpath(dev_root) == "/":
-        return path
-    return os.path.join(dev_root, path.lstrip("/"))
+    return _cdi_driver.under_root(dev_root, path)
 
 
 def present_control_nodes(dev_root):
@@ -205,15 +224,82 @@ def present_control_nodes(dev_root):
     return tuple(node for node in CONTROL_DEVICE_NODES if os.path.exists(host_path(dev_root, node)))
 
 
+def present_capability_nodes(dev_root):
+    """Every ``/dev/nvidia-caps/nvidia-cap<N>`` under ``dev_root``, by minor."""
+    try:
+        entries = os.listdir(host_path(dev_root, CAPS_DIR))
+    except OSError:
+        return []
+    minors = sorted(int(entry[len("nvidia-cap") :]) for entry in entries if re.match(r"^nvidia-cap\d+$", entry))
+    return ["%s/nvidia-cap%d" % (CAPS_DIR, minor) for minor in minors]
+
+
+def read_device_majors(path):
+    """{driver name: character major} from a /proc/devices file ({} when unreadable)."""
+    handle = _cdi_driver.open_regular(path)
+    if handle is None:
+        return {}
+    with handle:
+        text = handle.read(1 << 16).decode("utf-8", "replace")
+    majors = {}
+    for line in text.split("Block devices:")[0].splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit():
+            majors.setdefault(fields[1], int(fields[0]))
+    majors.setdefault("nvidia-frontend", majors.get("nvidia"))
+    return majors
+
+
+def node_numbers_for(dev_root):
+    """A function giving the explicit ``type``/``major``/``minor`` fields of a device node.
+
+    Nodes that exist under ``dev_root`` as character devices get none: the runtime stats
+    them (nvidia-ctk does the same). Any other node (a capability node nvidia-modprobe has
+    not created yet, or a simulated host's regular file) gets the numbers the driver uses,
+    majors from ``<dev_root>/proc/devices``, so the runtime creates it in the container."""
+    majors = {}
+
+    def numbers(path):
+        mode = _cdi_driver.mode_of(host_path(dev_root, path))
+        if mode is not None and stat.S_ISCHR(mode):
+            return {}
+        if not majors:
+            majors.update(read_device_majors(host_path(dev_root, "/proc/devices")))
+        numbered = _NUMBERED_NODE.match(path)
+        if numbered:
+            driver, minor = (
+                ("nvidia-frontend", int(numbered.group(1)))
+                if numbered.group(1)
+                else ("nvidia-caps", int(numbered.group(2)))
+            )
+        else:
+            driver, minor = _FIXED_NODE_NUMBERS[path]
+        if majors.get(driver) is None:
+            raise CdiError(
+                "device node %s is not a character device on the host and %s names no %s major: "
+                "is the nvidia driver loaded?"
+                % (host_path(dev_root, path), host_path(dev_root, "/proc/devices"), driver),
+                path=host_path(dev_root, path),
+            )
+        return {"type": "c", "major": majors[driver], "minor": minor}
+
+    return numbers
+
+
 # ----------------------------------------------------------------------------- building
 
 
-def _device_node(path, dev_root):
+def _no_numbers(path):
+    return {}
+
+
+def _device_node(path, dev_root, node_numbers):
     """A device node entry; hostPath only where it differs from path (it forces CDI 0.5.0)."""
     node = {"path": path}
     located = host_path(dev_root, path)
     if located != path:
         node["hostPath"] = located
+    node.update(node_numbers(path))
     return node
 
 
@@ -247,26 +333,8 @@ def _all_device_edits(devices):
     return {"deviceNodes": nodes}
 
 
-def build_spec(
-    gpus,
-    mig_devices,
-    kind=DEFAULT_KIND,
-    strategies=DEFAULT_NAME_STRATEGIES,
-    dev_root="/",
-    mig_minors=None,
-    control_nodes=CONTROL_DEVICE_NODES,
-    mig_minors_path=DEFAULT_MIG_MINORS_PATH,
-):
-    """The CDI spec (a dict in canonical key order) for ``gpus`` and ``mig_devices``.
-
-    Full-GPU devices for every GPU not in MIG mode, one device per MIG device of GPUs in
-    MIG mode (parent node + GI and CI capability nodes, minors from ``mig_minors``), the
-    ``all`` device, and spec-wide edits with ``control_nodes``. cdiVersion is the lowest
-    version the content needs. ``mig_minors`` may be None only when there are no MIG
-    devices; ``mig_minors_path`` only names the file in errors.
-    """
-    strategies = check_name_strategies(strategies)
-    check_kind(kind)
+def _device_entries(gpus, mig_devices, strategies, mig_minors, mig_minors_path):
+    """(names, device paths) per full GPU (GPUs not in MIG mode) and per MIG device."""
     migs_by_gpu = {}
     for mig in mig_devices:
         migs_by_gpu.setdefault(mig.gpu_index, []).append(mig)
@@ -277,40 +345,143 @@ def build_spec(
             "elsewhere)" % mig_minors_path,
             path=mig_minors_path,
         )
-
-    devices = []
-    for gpu in sorted(gpus, key=lambda item: item.index):
-        if gpu.minor is None:
-            raise CdiError(
-                "GPU %d (%s) reports no device minor number: its /dev/nvidia node is unknown" % (gpu.index, gpu.uuid)
-            )
-        parent = "/dev/nvidia%d" % gpu.minor
+    entries = []
+    for gpu in gpus:
+        parent = _parent_node(gpu)
         if gpu.mig_current is not True:
-            entries = [(gpu_device_names(gpu, strategies), [parent])]
-        else:
-            entries = [
-                (
-                    mig_device_names(mig, strategies),
-                    [parent] + _mig_capability_paths(mig, gpu.minor, mig_minors, mig_minors_path),
-                )
-                for mig in sorted(migs_by_gpu.get(gpu.index, []), key=lambda item: item.mig_index)
-            ]
-        for names, paths in entries:
-            devices.extend(
-                {"name": name, "containerEdits": {"deviceNodes": [_device_node(path, dev_root) for path in paths]}}
-                for name in names
-            )
+            entries.append((gpu_device_names(gpu, strategies), [parent]))
+            continue
+        for mig in sorted(migs_by_gpu.get(gpu.index, []), key=lambda item: item.mig_index):
+            paths = [parent] + _mig_capability_paths(mig, gpu.minor, mig_minors, mig_minors_path)
+            entries.append((mig_device_names(mig, strategies), paths))
+    return entries
+
+
+def _parent_node(gpu):
+    if gpu.minor is None:
+        raise CdiError(
+            "GPU %d (%s) reports no device minor number: its /dev/nvidia node is unknown" % (gpu.index, gpu.uuid)
+        )
+    return "/dev/nvidia%d" % gpu.minor
+
+
+def container_library_dir():
+    """Where driver libraries go in the container: the multiarch directory that the dynamic
+    linker of Debian- and Ubuntu-based images searches without any ldcache."""
+    return "/usr/lib/" + _cdi_driver.triplet()
+
+
+def _mount(host, container):
+    return {"hostPath": host, "containerPath": container, "options": list(MOUNT_OPTIONS)}
+
+
+def driver_mounts(driver):
+    """Mounts of the driver files: each library at its own name and at its SONAME, the
+    binaries in /usr/bin, firmware under /lib/firmware, IPC sockets where they are."""
+    libdir = container_library_dir()
+    mounts = [_mount(library.host_path, "%s/%s" % (libdir, library.name)) for library in driver.libraries]
+    mounts += [
+        _mount(library.host_path, "%s/%s" % (libdir, library.soname))
+        for library in driver.libraries
+        if library.soname != library.name
+    ]
+    mounts += [_mount(path, "/usr/bin/" + name) for name, path in driver.binaries]
+    mounts += [_mount(path, "/lib/firmware/" + relative) for relative, path in driver.firmware]
+    mounts += [_mount(path, container) for container, path in driver.ipc]
+    return mounts
+
+
+#: (library name prefix, link target, link name) of nvidia-ctk's extra driver links
+#: (internal/discover/symlinks.go); the target "" means the library itself.
+_EXTRA_LINKS = (
+    ("libcuda.so.", "libcuda.so.1", "libcuda.so"),
+    ("libGLX_nvidia.so.", "", "libGLX_indirect.so.0"),
+    ("libnvidia-opticalflow.so.", "libnvidia-opticalflow.so.1", "libnvidia-opticalflow.so"),
+)
+
+
+def driver_hooks(driver, hook_path):
+    """The createContainer hooks nvidia-ctk adds, run through ``hook_path``
+    (``nvidia-cdi-hook <hook>`` or ``nvidia-ctk hook <hook>``)."""
+    binary = os.path.basename(hook_path)
+    prefix = [binary, "hook"] if binary == "nvidia-ctk" else [binary]
+    libdir = container_library_dir()
+    links = []
+    for library_prefix, target, link in _EXTRA_LINKS:
+        for library in driver.libraries:
+            if library.name.startswith(library_prefix):
+                links += ["--link", "%s::%s/%s" % (target or library.name, libdir, link)]
+                break
+    calls = [["create-symlinks"] + links] if links else []
+    calls += [
+        ["enable-cuda-compat", "--host-driver-version=%s" % driver.version],
+        ["update-ldcache", "--folder", libdir],
+        ["disable-device-node-modification"],
+    ]
+    return [
+        {"hookName": "createContainer", "path": hook_path, "args": prefix + call, "env": ["NVIDIA_CTK_DEBUG=false"]}
+        for call in calls
+    ]
+
+
+def build_spec(
+    gpus,
+    mig_devices,
+    kind=DEFAULT_KIND,
+    strategies=DEFAULT_NAME_STRATEGIES,
+    dev_root="/",
+    mig_minors=None,
+    control_nodes=CONTROL_DEVICE_NODES,
+    mig_minors_path=DEFAULT_MIG_MINORS_PATH,
+    driver=None,
+    hook_path=None,
+    node_numbers=_no_numbers,
+    discovery_mode="nvml",
+    capability_nodes=(),
+):
+    """The CDI spec (a dict in canonical key order) for ``gpus`` and ``mig_devices``.
+
+    nvml mode: full-GPU devices for every GPU not in MIG mode, one device per MIG device of
+    GPUs in MIG mode (parent node + GI and CI capability nodes, minors from ``mig_minors``)
+    and the ``all`` device. management mode: one ``all`` device with every GPU node and
+    ``capability_nodes``. Spec-wide edits hold ``control_nodes``, the mounts of ``driver``
+    (a ``_cdi_driver.DriverFiles``, or None) and, with ``hook_path``, nvidia-ctk's hooks.
+    ``node_numbers(path)`` gives extra device node fields (see node_numbers_for).
+    cdiVersion is the lowest version the content needs. ``mig_minors`` may be None only
+    when there are no MIG devices; ``mig_minors_path`` only names the file in errors.
+    """
+    strategies = check_name_strategies(strategies)
+    check_kind(kind)
+    gpus = sorted(gpus, key=lambda item: item.index)
+    if discovery_mode == "management":
+        paths = [_parent_node(gpu) for gpu in gpus] + list(capability_nodes)
+        entries = [([ALL_DEVICE], paths)] if paths else []
+    else:
+        entries = _device_entries(gpus, mig_devices, strategies, mig_minors, mig_minors_path)
+    devices = [
+        {
+            "name": name,
+            "containerEdits": {"deviceNodes": [_device_node(path, dev_root, node_numbers) for path in paths]},
+        }
+        for names, paths in entries
+        for name in names
+    ]
     if not devices:
         raise CdiError(
             "no GPU or MIG device to put in the CDI spec (every selected GPU is in MIG mode without "
             "MIG devices, or no GPU is selected); a CDI spec needs at least one device: create MIG "
             "devices first or use state=absent"
         )
-    devices.append({"name": ALL_DEVICE, "containerEdits": _all_device_edits(devices)})
+    if discovery_mode != "management":
+        devices.append({"name": ALL_DEVICE, "containerEdits": _all_device_edits(devices)})
 
-    common = {"env": list(COMMON_ENV)}
+    common = {"env": (["NVIDIA_CTK_LIBCUDA_DIR=" + container_library_dir()] if driver else []) + list(COMMON_ENV)}
     if control_nodes:
-        common["deviceNodes"] = [_device_node(node, dev_root) for node in control_nodes]
+        common["deviceNodes"] = [_device_node(node, dev_root, node_numbers) for node in control_nodes]
+    if driver and hook_path:
+        common["hooks"] = driver_hooks(driver, hook_path)
+    if driver:
+        common["mounts"] = driver_mounts(driver)
     spec = {"cdiVersion": None, "kind": kind, "devices": devices, "containerEdits": common}
     spec["cdiVersion"] = minimum_version(spec)
     return spec
@@ -691,26 +862,73 @@ def render(spec, fmt):
 _PARSE_ERRORS = (ValueError, yaml.YAMLError) if HAS_YAML else (ValueError,)
 
 
+def _yaml_uses_aliases(text):
+    """Whether YAML ``text`` has an alias: a spec never needs one, and expanding a crafted
+    one (an "alias bomb") takes gigabytes."""
+    return any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+
+
 def _parse(text, path):
-    """Parsed spec text; content neither JSON nor YAML reads as {} (it differs from any spec)."""
+    """(parsed spec text, None) or (None, why the text is no spec); JSON for .json paths."""
     try:
         if path.lower().endswith(".json") or not HAS_YAML:
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return json.loads(text), None
+        if _yaml_uses_aliases(text):
+            return None, "uses YAML aliases, which no CDI spec needs"
+        return yaml.safe_load(text), None
     except _PARSE_ERRORS:
-        return {}
+        return None, "is neither valid JSON nor valid YAML"
 
 
-def load_spec(path):
-    """The spec stored at ``path``, or None when there is no file."""
+#: What is at a spec path now: ``found`` (anything, even a dangling link), ``content`` (the
+#: parsed spec or None), ``problem`` (why it is no readable spec file: a symlink, a FIFO,
+#: too large, unparsable...) and ``mode`` (permission bits of a regular file).
+ExistingFile = namedtuple("ExistingFile", ["found", "content", "problem", "mode"])
+
+_FILE_TYPES = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _not_regular(mode):
+    kind = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
+    return ExistingFile(True, None, "is %s, not a regular file" % kind, None)
+
+
+def read_existing(path):
+    """What is at ``path``, read without following a symlink, without blocking on a FIFO
+    and without reading more than MAX_SPEC_BYTES."""
     try:
-        with open(path, "r") as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
-            return None
-        raise CdiError("cannot read %s: %s" % (path, exc), path=path)
-    return _parse(text, path)
+            return ExistingFile(False, None, None, None)
+        try:
+            return _not_regular(os.lstat(path).st_mode)
+        except OSError:
+            raise CdiError("cannot read %s: %s" % (path, exc), path=path)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return _not_regular(info.st_mode)
+        data = handle.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        return ExistingFile(True, None, "is larger than %d MiB, more than any CDI spec" % (MAX_SPEC_BYTES >> 20), None)
+    content, problem = _parse(data.decode("utf-8", "replace"), path)
+    return ExistingFile(True, content, problem, stat.S_IMODE(info.st_mode))
+
+
+def _content_before(existing):
+    """The spec an existing file held for results and diffs: None when there was no file,
+    {} when it held no readable spec."""
+    if not existing.found:
+        return None
+    return existing.content if existing.content is not None else {}
 
 
 def same_content(left, right):
@@ -727,56 +945,115 @@ def same_content(left, right):
     return canonical(left) == canonical(right)
 
 
-def _current_mode(path):
+def is_cdi_spec(content):
+    """Whether parsed file content is a CDI spec at all (has cdiVersion and kind), valid or not."""
+    return isinstance(content, dict) and all(isinstance(content.get(field), str) for field in ("cdiVersion", "kind"))
+
+
+def _foreign(existing, kind):
+    """Why the existing file is not a spec of ``kind`` this module may replace or remove."""
+    if existing.problem:
+        return existing.problem
+    if not is_cdi_spec(existing.content):
+        return "is not a CDI spec (no cdiVersion and kind)"
+    if existing.content["kind"] != kind:
+        return "is a CDI spec of kind %s, not %s" % (existing.content["kind"], kind)
+    return None
+
+
+_SHARED_DIRECTORY_RULE = (
+    "another user could add or swap a spec there whose hooks the container runtime runs as root; "
+    "use a directory only root can write (such as /var/run/cdi or /etc/cdi), or set "
+    "allow_writable_directory=true"
+)
+
+
+def check_directory(path, allow_writable=False):
+    """InputError when users other than root and this one could change the spec's
+    directory: it writable by group or others (for a missing directory: its nearest
+    existing ancestor, where another user could create it first), a directory above that
+    writable by them without the sticky bit, or any of these owned by another user."""
+    if allow_writable:
+        return
+    directory, spec_directory = os.path.dirname(path), True
+    while True:
+        try:
+            info = os.stat(directory)
+        except OSError:
+            info = None
+        if info is not None:
+            problem = None
+            if info.st_uid not in (0, os.geteuid()):
+                problem = "is owned by uid %d" % info.st_uid
+            elif info.st_mode & 0o022 and (spec_directory or not info.st_mode & stat.S_ISVTX):
+                problem = "is writable by group or others (mode %04o)" % stat.S_IMODE(info.st_mode)
+            if problem:
+                raise InputError("path", path, "directory %s %s: %s" % (directory, problem, _SHARED_DIRECTORY_RULE))
+            spec_directory = False
+        if os.path.dirname(directory) == directory:
+            return
+        directory = os.path.dirname(directory)
+
+
+def _chmod_regular_file(path, mode):
+    """chmod on the regular file at ``path`` itself, never on what a symlink points to."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise CdiError("%s is no longer a regular file: mode not changed" % path, path=path)
+        os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
 
 
-def ensure_spec(path, spec, mode, check_mode=False):
+def ensure_spec(path, spec, mode, check_mode=False, force=False, allow_writable_directory=False):
     """Make ``path`` hold ``spec`` with file ``mode``; return (changed, spec found before).
 
-    The file is rewritten only when its content means something else; a wrong mode alone
-    is fixed in place. Nothing is touched in check mode."""
+    Refuses (InputError) a directory others could write (see check_directory) and, unless
+    ``force``, to replace anything but a CDI spec of the same kind: another vendor's spec,
+    a file that is not a spec, a symlink or a FIFO. The file is rewritten only when its
+    content means something else; a wrong mode alone is fixed in place. Nothing is
+    touched in check mode."""
     fmt = spec_format(path)
     check_spec(spec, path=path)
-    before = load_spec(path)
-    content_changed = before is None or not same_content(before, spec)
-    mode_changed = not content_changed and _current_mode(path) != mode
+    check_directory(path, allow_writable_directory)
+    existing = read_existing(path)
+    problem = _foreign(existing, spec["kind"]) if existing.found else None
+    if problem and not force:
+        raise InputError("path", path, "%s: refusing to replace it (force=true replaces it)" % problem)
+    before = _content_before(existing)
+    content_changed = problem is not None or not existing.found or not same_content(existing.content, spec)
+    mode_changed = not content_changed and existing.mode != mode
     if check_mode:
         return content_changed or mode_changed, before
     try:
         if content_changed:
             write_atomically(path, render(spec, fmt), mode)
         elif mode_changed:
-            os.chmod(path, mode)
+            _chmod_regular_file(path, mode)
     except (IOError, OSError) as exc:
         raise CdiError("cannot write CDI spec %s: %s" % (path, exc), path=path)
     return content_changed or mode_changed, before
 
 
-def is_cdi_spec(content):
-    """Whether parsed file content is a CDI spec at all (has cdiVersion and kind), valid or not."""
-    return isinstance(content, dict) and all(isinstance(content.get(field), str) for field in ("cdiVersion", "kind"))
+def remove_spec(path, kind=DEFAULT_KIND, check_mode=False):
+    """Remove the spec of ``kind`` at ``path`` if present; return (changed, spec found before).
 
-
-def remove_spec(path, check_mode=False):
-    """Remove the spec at ``path`` if present; return (changed, spec found before).
-
-    A file that is not a CDI spec is never removed (InputError naming ``path``)."""
-    before = load_spec(path)
-    if before is None and not os.path.lexists(path):
+    Anything else (a file that is not a CDI spec, another kind's spec, a symlink, a FIFO)
+    is never removed: InputError naming ``path``."""
+    existing = read_existing(path)
+    if not existing.found:
         return False, None
-    if not is_cdi_spec(before):
-        raise InputError("path", path, "is not a CDI spec (no cdiVersion and kind): refusing to remove it")
+    problem = _foreign(existing, kind)
+    if problem:
+        raise InputError("path", path, "%s: refusing to remove it" % problem)
     if not check_mode:
         try:
             os.unlink(path)
         except (IOError, OSError) as exc:
             if exc.errno != errno.ENOENT:
                 raise CdiError("cannot remove CDI spec %s: %s" % (path, exc), path=path)
-    return True, before
+    return True, existing.content
 
 
 def describe_devices(spec):
@@ -804,7 +1081,37 @@ def spec_diff(path, before, after):
 
 # ----------------------------------------------------------------------------- module entry
 
-SpecOptions = namedtuple("SpecOptions", ["path", "kind", "strategies", "state", "mode", "dev_root", "mig_minors_path"])
+SpecOptions = namedtuple(
+    "SpecOptions",
+    [
+        "path",
+        "kind",
+        "strategies",
+        "state",
+        "mode",
+        "dev_root",
+        "mig_minors_path",
+        "driver_root",
+        "hooks",
+        "hook_path",
+        "discovery_mode",
+        "force",
+        "allow_writable_directory",
+    ],
+)
+
+
+def _absolute_or_none(option, value):
+    if value is not None and not os.path.isabs(value):
+        raise InputError(option, value, "must be an absolute path")
+    return os.path.normpath(value) if value is not None else None
+
+
+def _choice(params, option, choices):
+    value = params.get(option) or choices[0]
+    if value not in choices:
+        raise InputError(option, value, "unknown value", choices)
+    return value
 
 
 def spec_options(params):
@@ -813,22 +1120,41 @@ def spec_options(params):
     path = spec_path(params.get("path") or DEFAULT_PATH)
     spec_format(path)
     mode = params.get("mode")
+    discovery_mode = _choice(params, "discovery_mode", DISCOVERY_MODES)
+    hooks = _choice(params, "hooks", HOOK_CHOICES)
+    hook_path = _absolute_or_none("hook_path", params.get("hook_path"))
+    if hook_path and hooks == "none":
+        raise InputError("hook_path", hook_path, "conflicts with hooks=none (leave hook_path unset)")
+    default_kind = MANAGEMENT_KIND if discovery_mode == "management" else DEFAULT_KIND
     return SpecOptions(
         path=path,
-        kind=check_kind(params.get("kind") or DEFAULT_KIND),
+        kind=check_kind(params.get("kind") or default_kind),
         strategies=check_name_strategies(params.get("device_name_strategies") or DEFAULT_NAME_STRATEGIES),
         state=state,
         mode=parse_mode(DEFAULT_MODE if mode is None else mode),
         dev_root=params.get("dev_root"),
         mig_minors_path=params.get("mig_minors_path"),
+        driver_root=_absolute_or_none("driver_root", params.get("driver_root")),
+        hooks=hooks,
+        hook_path=hook_path,
+        discovery_mode=discovery_mode,
+        force=bool(params.get("force")),
+        allow_writable_directory=bool(params.get("allow_writable_directory")),
     )
 
 
 def live_spec(hardware, gpus, options):
-    """The spec for the live state of ``gpus`` (GpuDevice list) read through ``hardware``."""
+    """The spec for the live state of ``gpus`` (GpuDevice list) read through ``hardware``:
+    device nodes under the dev root, driver files of NVML's driver version under the
+    driver root, hooks through the host's nvidia-cdi-hook/nvidia-ctk (hooks=auto)."""
     dev_root = options.dev_root or hardware.dev_root
     mig_minors_path = options.mig_minors_path or hardware.mig_minors_path
-    mig_devices = [mig for gpu in gpus if gpu.mig_current for mig in hardware.mig_devices(gpu.index)]
+    driver = _cdi_driver.discover(options.driver_root or hardware.driver_root, hardware.driver_version())
+    hook_path = options.hook_path or (_cdi_driver.find_hook_binary() if options.hooks == "auto" else None)
+    management = options.discovery_mode == "management"
+    mig_devices = (
+        [] if management else [mig for gpu in gpus if gpu.mig_current for mig in hardware.mig_devices(gpu.index)]
+    )
     return build_spec(
         gpus,
         mig_devices,
@@ -838,6 +1164,11 @@ def live_spec(hardware, gpus, options):
         mig_minors=read_mig_minors(mig_minors_path) if mig_devices else None,
         control_nodes=present_control_nodes(dev_root),
         mig_minors_path=mig_minors_path,
+        driver=driver,
+        hook_path=hook_path,
+        node_numbers=node_numbers_for(dev_root),
+        discovery_mode=options.discovery_mode,
+        capability_nodes=present_capability_nodes(dev_root) if management else (),
     )
 
 
@@ -847,11 +1178,13 @@ def manage_spec(options, hardware=None, gpus=None, check_mode=False, diff=False)
     Returns the module result: changed, path, kind, devices (names now in the file),
     cdi_version, and diff when asked for."""
     if options.state == "absent":
-        changed, before = remove_spec(options.path, check_mode)
+        changed, before = remove_spec(options.path, options.kind, check_mode)
         after = None
     else:
         after = live_spec(hardware, gpus, options)
-        changed, before = ensure_spec(options.path, after, options.mode, check_mode)
+        changed, before = ensure_spec(
+            options.path, after, options.mode, check_mode, options.force, options.allow_writable_directory
+        )
     result = {
         "changed": changed,
         "path": options.path,

@@ -25,15 +25,15 @@ __metaclass__ = type
 
 import re
 
-from ._capabilities import attempt_reset_by_default, capabilities_for
+from ._capabilities import capabilities_for
 from ._desired import desired_state
 from ._errors import InputError, MigError
+from ._lock import host_lock
 from ._reconcile import (
     MigModeChange,
     InstanceChange,
     RunFailed,
     fabric_partition_members,
-    host_lock,
 )
 
 #: A systemd unit name: systemd's characters, and no leading "-" that systemctl would take
@@ -54,6 +54,9 @@ CHANGE_OPTIONS = dict(
             kind=dict(type="str", default="nvidia.com/gpu"),
             device_name_strategies=dict(type="list", elements="str", default=["index", "uuid"]),
             mode=dict(type="raw", default="0644"),
+            driver_root=dict(type="path"),
+            hooks=dict(type="str", choices=["auto", "none"], default="auto"),
+            hook_path=dict(type="path"),
         ),
     ),
 )
@@ -98,15 +101,13 @@ def placement_strategy(params, gates):
     return strategy
 
 
-def reset_for_mode_change(policy, hardware, devices):
-    """``MigModeChange``'s reset argument for a ``reset`` option value. ``auto`` leaves the
-    reset to a reboot on a passthrough or vGPU guest (its hypervisor usually refuses a
-    guest-initiated reset), as the GPUs themselves report; ``always`` tries it anyway."""
+def reset_policy(policy):
+    """The ``reset`` option, checked: ``auto`` resets where a reset can work (not from inside a
+    passthrough or vGPU guest, as the GPUs report; ``Hardware.reset_possible``), ``always``
+    tries it anyway, ``never`` leaves every pending change to a reboot."""
     if policy not in RESET_POLICIES:
         raise InputError("reset", policy, "unknown reset policy", valid=RESET_POLICIES)
-    if policy == "auto" and not all(attempt_reset_by_default(hardware.virtualization_mode(device.index)) for device in devices):
-        return "never"
-    return "never" if policy == "never" else "auto"
+    return policy
 
 
 def cdi_options(value, host):
@@ -147,7 +148,7 @@ class _Pass(object):
         self.session = session
         self.desired = desired
         self.apply_mode = bool(params.get("apply_mig_mode") or params.get("state") == "disabled")
-        self.reset = params.get("reset") or "auto"
+        self.reset = reset_policy(params.get("reset") or "auto")
         self.parallel = parallel_workers(session)
         self.timeout = lock_timeout(params)
         self.instance_options = dict(
@@ -159,7 +160,7 @@ class _Pass(object):
             mig_in_fabric_partitions=gates["MigInFabricPartitions"],
         )
 
-    def run(self, check_mode, diff, fabric_members):
+    def run(self, check_mode, diff, fabric_members, lock):
         devices = dict((index, self.hardware.device(index)) for index in self.desired)
         enable, disable = [], []
         if self.apply_mode:
@@ -174,8 +175,7 @@ class _Pass(object):
         results = []
         pending = set()
         if enable:
-            reset = reset_for_mode_change(self.reset, self.hardware, enable)
-            outcome = MigModeChange(self.hardware, enable, True, reset=reset, parallel=self.parallel).run(check_mode, diff, self.timeout)
+            outcome = MigModeChange(self.hardware, enable, True, reset=self.reset, parallel=self.parallel).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         instances = dict(
@@ -191,12 +191,11 @@ class _Pass(object):
                 enabled_before=[device.index for device in enable],
                 **self.instance_options
             )
-            results.append(change.run(check_mode, diff, self.timeout))
+            results.append(change.run(check_mode, diff, self.timeout, lock))
         if disable:
-            reset = reset_for_mode_change(self.reset, self.hardware, disable)
             outcome = MigModeChange(
-                self.hardware, disable, False, reset=reset, parallel=self.parallel, instances_removed_before=True
-            ).run(check_mode, diff, self.timeout)
+                self.hardware, disable, False, reset=self.reset, parallel=self.parallel, instances_removed_before=True
+            ).run(check_mode, diff, self.timeout, lock)
             pending.update(outcome["pending_gpus"])
             results.append(outcome)
         return _merge(results, pending)
@@ -256,7 +255,10 @@ def _renamed(error, names):
         option = names[head] + error.option[len(head):]
     else:
         option = error.option
-    words = re.compile(r"\b(%s)\b" % "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True) if "." not in name))
+    # an option named in a message: in a list, before "=" or "(...)", not a word of prose
+    words = re.compile(
+        r"\b(%s)(?=[,)=]| \(|$)" % "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True) if "." not in name)
+    )
 
     def rename(text):
         return words.sub(lambda match: names[match.group(1)], str(text))
@@ -298,9 +300,37 @@ def converge(session):
         raise _renamed(error, session.params.get("option_names"))
 
 
+#: Virtualization modes the GPUs of a host may not report in each deployment mode (the
+#: inventory group the host is in): a vGPU hypervisor is an sriov host, and an sriov host
+#: runs the vGPU manager.
+DEPLOYMENT_MODE_CONTRADICTIONS = {
+    "bare_metal": ("vgpu_host", "vsga_host"),
+    "passthrough": ("vgpu_host", "vsga_host", "vgpu_guest"),
+    "sriov": ("none", "passthrough", "vgpu_guest"),
+}
+
+
+def _check_deployment_mode(session):
+    """Refuse a host whose GPUs contradict the deployment mode it is managed in."""
+    mode = session.params.get("deployment_mode")
+    if not mode:
+        return
+    reported = dict((device.index, session.hardware.virtualization_mode(device.index)) for device in session.gpus)
+    contradicting = sorted(index for index, reported_mode in reported.items() if reported_mode in DEPLOYMENT_MODE_CONTRADICTIONS[mode])
+    if contradicting:
+        raise InputError(
+            "deployment_mode",
+            mode,
+            "GPU(s) %s of this host report virtualization mode %s, which a %s host does not have; put the host in the "
+            "group of its deployment mode" % (", ".join(str(i) for i in contradicting), reported[contradicting[0]], mode),
+            valid=sorted(m for m, refused in DEPLOYMENT_MODE_CONTRADICTIONS.items() if reported[contradicting[0]] not in refused),
+        )
+
+
 def _converge(session):
     params = session.params
     hardware = session.hardware
+    _check_deployment_mode(session)
     clients = gpu_clients(params)
     cdi = cdi_options(params.get("cdi_spec"), hardware.host)
     members = {}
@@ -311,13 +341,13 @@ def _converge(session):
         return members["gpus"]
 
     timeout = lock_timeout(params)
-    with host_lock(hardware.host.path("lock"), timeout, "gpuops.mig.mig_instance"):
+    with host_lock(hardware.host.path("lock"), timeout, "gpuops.mig.mig_instance") as lock:
         desired = desired_state(params, hardware, session.gpus, lambda index: index in fabric_members())
         _check_multi_gpu_partitions(session, desired)
         change = _Pass(session, desired)
-        result = change.run(True, session.diff, fabric_members)
+        result = change.run(True, session.diff, fabric_members, lock)
         if not session.check_mode and result["changed"]:
-            result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members))
+            result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members, lock))
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]
@@ -356,14 +386,14 @@ def mig_mode(session):
         session.hardware,
         session.gpus,
         params["state"] == "enabled",
-        reset=reset_for_mode_change(params["reset"], session.hardware, session.gpus),
+        reset=reset_policy(params["reset"]),
         gpu_clients=gpu_clients(params),
         force=params["force"],
         parallel=parallel_workers(session),
     )
     timeout = lock_timeout(params)
-    with host_lock(session.hardware.host.path("lock"), timeout, "gpuops.mig.mig_mode"):
-        result = change.run(session.check_mode, session.diff, timeout)
+    with host_lock(session.hardware.host.path("lock"), timeout, "gpuops.mig.mig_mode") as lock:
+        result = change.run(session.check_mode, session.diff, timeout, lock)
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, session.hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]

@@ -65,3 +65,28 @@ class PlacementError(MigError):
 
     def details(self):
         return {"gpu": self.gpu, "blocking": self.blocking}
+
+
+class NvmlBindingsMissing(MigError):
+    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
+
+    def __init__(self, import_traceback):
+        self.traceback = import_traceback
+        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")
+
+
+class UnexpectedError(MigError):
+    """An error the collection does not raise on purpose (a bug, or the host: ENOSPC...),
+    named by its type; handled like any failure (rollback, truthful ``changed``)."""
+
+    def __init__(self, error):
+        self.error = error
+        super(UnexpectedError, self).__init__("unexpected %s: %s" % (type(error).__name__, error))
+
+    def details(self):
+        return {"unexpected": type(self.error).__name__}
+
+
+def named(error):
+    """``error`` as a MigError (UnexpectedError around anything else)."""
+    return error if isinstance(error, MigError) else UnexpectedError(error)

@@ -99,6 +99,35 @@ def _partitions(value, mode, state):
     return value
 
 
+def fabric_manager_config(host, path=None):
+    """(path, text) of fabricmanager.cfg on ``host`` (a ``_host.Host``): ``path`` or the
+    host's; text None when the host has no Fabric Manager. A simulated host with NVSwitches
+    whose file was not written yet answers with the configuration its simulated Fabric
+    Manager runs."""
+    path = path or host.path("fabricmanager_cfg")
+    try:
+        with open(path, "r") as handle:
+            return path, handle.read()
+    except (IOError, OSError):
+        pass
+    if host.simulated_files:
+        from ._simulator import fm_lib
+
+        return path, fm_lib.fabricmanager_cfg(host.simulator)
+    return path, None
+
+
+def restart_fabric_manager(host, service, mode):
+    """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE ``mode``);
+    on a host whose files and units are simulated, the simulated Fabric Manager takes the mode."""
+    if host.simulated_files:
+        from ._simulator import host as simulated_host
+
+        simulated_host.update_host(host.simulator, fabric_mode=mode)
+        return
+    host.restart_unit(service)
+
+
 def _configure(session, path, current, mode, settings):
     """Write fabricmanager.cfg and restart Fabric Manager when its configuration changes.
     -> (actions, whether Fabric Manager restarts into the new configuration)."""
@@ -118,7 +147,7 @@ def _configure(session, path, current, mode, settings):
     if restart:
         actions.append({"action": "restart", "service": params["service"], "fabric_mode": mode})
         if not session.check_mode:
-            session.hardware.host.restart_fabric_manager(params["service"], MODE_NUMBERS[mode])
+            restart_fabric_manager(session.hardware.host, params["service"], MODE_NUMBERS[mode])
     return actions, restart
 
 
@@ -137,7 +166,7 @@ def converge_fabric(session):
         raise InputError("settings", settings["FABRIC_MODE"], "set the mode with fabric_mode, not FABRIC_MODE", valid=sorted(MODE_NUMBERS))
     partitions = _partitions(params.get("partitions") or [], mode, state)
     result = {"changed": False, "actions": [], "fabric_mode": mode}
-    path, current = session.hardware.host.fabric_manager_config(params.get("config_path"))
+    path, current = fabric_manager_config(session.hardware.host, params.get("config_path"))
     if current is None:
         result.update(fabric_manager=False, msg="this host has no NVSwitch fabric / Fabric Manager (%s): nothing to configure" % path)
         return result

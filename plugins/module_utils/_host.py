@@ -41,6 +41,7 @@ REAL_PATHS = {
 #: Where a real host's driver exposes device nodes and the MIG capability minors.
 REAL_DEV_ROOT = "/"
 REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+REAL_DRIVER_ROOT = "/"
 
 #: ``host_files`` values of a simulated host.
 SIMULATED_FILES, REAL_FILES = "simulated", "real"
@@ -65,6 +66,7 @@ class Host(object):
         if not simulator:
             self.dev_root = REAL_DEV_ROOT
             self.mig_minors_path = REAL_MIG_MINORS_PATH
+            self.driver_root = REAL_DRIVER_ROOT
             return
         # Imported here so that a real host never even loads the simulator.
         from ._simulator import host as simulated_host
@@ -80,6 +82,7 @@ class Host(object):
         self.root = driver_paths["root"]
         self.dev_root = driver_paths["dev_root"]
         self.mig_minors_path = driver_paths["mig_minors_path"]
+        self.driver_root = driver_paths["driver_root"]
 
     @property
     def simulated_files(self):
@@ -136,30 +139,3 @@ class Host(object):
         completed = run_command(["systemctl", "is-active"] + units)
         states = completed.stdout.split()
         return [unit for unit, state in zip(units, states) if state == "active"]
-
-    # -- Fabric Manager's service and configuration ------------------------------------------
-
-    def fabric_manager_config(self, path=None):
-        """(path, text) of fabricmanager.cfg: ``path`` or the host's; text None when the host
-        has no Fabric Manager. A simulated host with NVSwitches whose file was not written
-        yet answers with the configuration its simulated Fabric Manager runs."""
-        path = path or self.path("fabricmanager_cfg")
-        try:
-            with open(path, "r") as handle:
-                return path, handle.read()
-        except (IOError, OSError):
-            pass
-        if self.simulated_files:
-            from ._simulator import fm_lib
-
-            return path, fm_lib.fabricmanager_cfg(self.simulator)
-        return path, None
-
-    def restart_fabric_manager(self, service, mode):
-        """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE ``mode``)."""
-        if self.simulated_files:
-            from ._simulator import host as simulated_host
-
-            simulated_host.update_host(self.simulator, fabric_mode=mode)
-            return
-        self._systemctl("restart", [service])

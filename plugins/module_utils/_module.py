@@ -9,7 +9,7 @@ the ``gpuops.mig.common`` doc fragment) and hands one function to ``run_module``
     def main():
         module = AnsibleModule(argument_spec=common_argument_spec(state=...),
                                supports_check_mode=True)
-        run_module(module, lambda session: reconcile(session.hardware, session.gpus, ...))
+        run_module(module, lambda session: reconcile(session.hardware, session.gpus, ...), hardware=Hardware)
 
 ``run_module`` resolves the feature gates, opens the hardware (real NVML, or the simulated
 host named by ``simulator``), selects the GPUs, calls the function, and turns its result
@@ -20,20 +20,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import traceback
 from collections import namedtuple
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._errors import MigError
+from ._errors import MigError, NvmlBindingsMissing, named
 from ._feature_gates import resolve as resolve_feature_gates
-from ._nvml import Hardware, NvmlBindingsMissing
+from ._lock import DEFAULT_LOCK_TIMEOUT, host_lock
 
 #: Environment variable naming a simulated host when the ``simulator`` option is unset.
 SIMULATOR_ENV = "GPUOPS_MIG_SIMULATOR"
 
 #: What the function given to ``run_module`` receives.
 #: ``hardware`` is an open ``_nvml.Hardware`` and ``gpus`` the selected ``GpuDevice`` list
-#: (both None when ``run_module`` was called with ``hardware=False``).
+#: (both None when ``run_module`` was called without ``hardware``).
 Session = namedtuple("Session", ["params", "check_mode", "diff", "feature_gates", "hardware", "gpus"])
 
 
@@ -49,23 +51,41 @@ def common_argument_spec(**module_options):
     return spec
 
 
-def open_hardware(module):
-    """Open ``Hardware`` for the module's ``simulator`` option; fail the module cleanly when
-    the NVML bindings are missing or the hardware cannot be opened."""
+def open_hardware(module, hardware):
+    """Open ``hardware`` (the ``_nvml.Hardware`` class) for the module's ``simulator`` option;
+    fail the module cleanly when the NVML bindings are missing or it cannot be opened."""
     simulator = module.params.get("simulator")
     try:
-        return Hardware(simulator=simulator)
+        return hardware(simulator=simulator)
     except NvmlBindingsMissing as error:
         module.fail_json(msg=missing_required_lib("nvidia-ml-py"), exception=error.traceback)
     except MigError as error:
         module.fail_json(msg=str(error), backend="simulator" if simulator else "nvml", **error.details())
 
 
-def run_module(module, action, hardware=True):
+@contextlib.contextmanager
+def _reader_lock(module, hardware, lock):
+    """The host lock in mode ``lock`` for the block (nothing when None or no hardware)."""
+    if lock is None or hardware is None:
+        yield None
+        return
+    timeout = module.params.get("lock_timeout")
+    with host_lock(hardware.host.path("lock"), DEFAULT_LOCK_TIMEOUT if timeout is None else timeout, "gpuops.mig", mode=lock) as held:
+        yield held
+
+
+def run_module(module, action, hardware=None, lock=None):
     """Run ``action(session)`` and exit the module with the dict it returns.
 
-    The result always carries ``changed`` (False unless the action says otherwise) and
-    ``feature_gates`` (effective values); with ``hardware=True`` also ``backend``.
+    ``hardware`` is the ``_nvml.Hardware`` class for modules that talk to GPUs (passed in,
+    so that a module without GPUs does not ship the NVML layer and the simulator). The
+    result always carries ``changed`` (False unless the action says otherwise) and
+    ``feature_gates`` (effective values); with ``hardware`` also ``backend``.
+    ``lock`` ``"shared"`` (``_lock.SHARED``) selects the GPUs and runs the action under
+    the host lock shared with other readers, so a reading module never sees a change of
+    mig_mode/mig_instance half done (waiting at most the ``lock_timeout`` option, default
+    60 s). An exception that is no MigError fails the module naming its type, never as a
+    bare traceback.
     """
     result = {"changed": False}
     try:
@@ -74,16 +94,20 @@ def run_module(module, action, hardware=True):
         module.fail_json(msg=str(error), **error.details())
     result["feature_gates"] = gates
 
-    opened = open_hardware(module) if hardware else None
+    opened = open_hardware(module, hardware) if hardware else None
     try:
         if opened is not None:
             result["backend"] = opened.backend
         try:
-            selected = opened.select(module.params.get("gpus"), module.params.get("device_filter")) if opened else None
-            session = Session(module.params, module.check_mode, module._diff, gates, opened, selected)
-            result.update(action(session))
-        except MigError as error:
+            with _reader_lock(module, opened, lock):
+                selected = opened.select(module.params.get("gpus"), module.params.get("device_filter")) if opened else None
+                session = Session(module.params, module.check_mode, module._diff, gates, opened, selected)
+                result.update(action(session))
+        except Exception as error:  # pylint: disable=broad-except  # every failure is named
             failure = dict(result)
+            if not isinstance(error, MigError):
+                failure["exception"] = traceback.format_exc()
+            error = named(error)
             failure.update(error.details())
             module.fail_json(msg=str(error), **failure)
     finally:

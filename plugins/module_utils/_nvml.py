@@ -35,8 +35,8 @@ import threading
 import traceback
 from collections import namedtuple
 
-from ._capabilities import virtualization_mode_name
-from ._errors import HardwareError, InputError, MigError
+from ._capabilities import attempt_reset_by_default, virtualization_mode_name
+from ._errors import HardwareError, InputError, MigError, NvmlBindingsMissing
 from ._host import Host, run_command
 from ._model import (
     bus_id_key,
@@ -90,14 +90,6 @@ ERROR_HINTS = {
     "NVML_ERROR_LIB_RM_VERSION_MISMATCH": "the NVML library and the loaded kernel driver have different "
     "versions (reboot after a driver upgrade)",
 }
-
-
-class NvmlBindingsMissing(MigError):
-    """The ``pynvml`` module (package nvidia-ml-py) is not importable on the managed host."""
-
-    def __init__(self, import_traceback):
-        self.traceback = import_traceback
-        super(NvmlBindingsMissing, self).__init__("the Python module pynvml (package nvidia-ml-py) is missing")
 
 
 def nvml_error_name(code):
@@ -281,6 +273,10 @@ class Hardware(object):
     @property
     def mig_minors_path(self):
         return self.host.mig_minors_path
+
+    @property
+    def driver_root(self):
+        return self.host.driver_root
 
     # -- session -----------------------------------------------------------------------
 
@@ -783,6 +779,18 @@ class Hardware(object):
             output = (completed.stdout + completed.stderr).strip()
             raise hardware_error("nvidia-smi --gpu-reset", nvidia_smi_error_name(completed.returncode), index, output)
 
+    @_uses_nvml
+    def reset_possible(self, index):
+        """Whether this host can reset the GPU: not from inside a VM the GPU is passed through
+        to (there the hypervisor refuses and a reboot applies a MIG mode change; the GPU says
+        so through its virtualization mode). A read, so check mode predicts what a real run
+        meets; a simulated host answers with its ``reset_supported``."""
+        if self.simulator:
+            from ._simulator import host as simulated_host
+
+            return bool(simulated_host.describe_host(self.simulator)["reset_supported"])
+        return attempt_reset_by_default(self.virtualization_mode(index))
+
 
 def _names_gpu(text, device):
     """Whether a ``gpus`` entry given by UUID or PCI bus id names ``device``."""
@@ -833,7 +841,7 @@ def nvidia_smi_error_name(exit_status):
 FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
 
 #: The options of a simulated host that ``simulated_host`` manages (besides its preset).
-SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units")
+SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode")
 
 
 def simulator_presets():
@@ -862,6 +870,7 @@ def _managed_view(state):
         "preset": state["preset"],
         "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
         "reset_supported": state["reset_supported"],
+        "virtualization_mode": state.get("virtualization_mode"),
         "processes": state["processes"],
         "faults": state["faults"],
         "latency": state["latency"],

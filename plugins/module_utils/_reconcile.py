@@ -16,7 +16,10 @@ describes the behaviour users see):
   completed steps, newest first) and ``RunFailed`` reports the rollback and what exists.
 * ``MigModeChange`` (module mig_mode) and ``InstanceChange`` (module mig_instance) check and
   plan everything before the first change, then execute; ``mig_mode(session)`` and
-  ``mig_instance(session)`` are what the modules run.
+  ``mig_instance(session)`` are what the modules run. Their ``run(..., lock=held)`` runs
+  under a host lock the caller already holds (one lock for a whole host pass).
+* Runs that only read (gpu_info, cdi_spec) share the lock (``host_lock(mode=SHARED)``,
+  declared with ``_module.run_module(lock=SHARED)``), so no read sees a change half done.
 
 Steps are plain dicts (they go into the journal as JSON):
 
@@ -40,9 +43,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import errno
-import fcntl
 import json
 import os
 import socket
@@ -52,9 +53,9 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 from ._capabilities import architecture_name, capabilities_for
-from ._errors import HardwareError, InputError, MigError, PlacementError
-from ._files import write_atomically
-from ._host import Host
+from ._errors import HardwareError, InputError, MigError, PlacementError, named
+from ._files import read_regular_file, write_atomically
+from ._lock import DEFAULT_LOCK_TIMEOUT, held_or_taken
 from ._desired import fingerprint, placement_items
 from ._model import Placement
 from ._placement import plan as place_plan
@@ -62,95 +63,79 @@ from ._profiles import default_compute_profile, mig_profile_name, resolve
 
 JOURNAL_FORMAT = 1
 
-#: How often a waiting run retries the lock (seconds).
-_LOCK_POLL = 0.05
+#: A journal holds a few hundred steps at most; anything larger is not one of ours.
+JOURNAL_LIMIT = 4 * 1024 * 1024
 
 
-class LockTimeout(MigError):
-    """Another run held the host lock for longer than ``lock_timeout``."""
+class JournalError(MigError):
+    """The journal cannot be read or written: the message says what to do."""
 
-    def __init__(self, path, timeout, holder):
+    def __init__(self, path, problem):
         self.path = path
-        self.holder = holder
-        who = "pid %s" % holder["pid"] if holder.get("pid") else "an unknown process"
-        if holder.get("module"):
-            who += " (%s)" % holder["module"]
-        super(LockTimeout, self).__init__(
-            "another gpuops.mig run holds the host lock %s: %s; gave up after lock_timeout=%s seconds"
-            % (path, who, timeout)
-        )
+        super(JournalError, self).__init__("journal %s %s" % (path, problem))
 
     def details(self):
-        return {"lock_path": self.path, "lock_holder": self.holder}
-
-
-def host_files(simulator=None):
-    """(lock path, journal path) of a host (see ``_host.Host.path``)."""
-    host = Host(simulator)
-    return host.path("lock"), host.path("journal")
-
-
-def _read_holder(fd):
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        return json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
-    except (OSError, ValueError):
-        return {}
-
-
-#: Host locks this process holds: path -> depth, so that one pass (``_converge``) can hold
-#: the lock around several changes that each take it.
-_held_locks = {}
-
-
-@contextlib.contextmanager
-def host_lock(path, timeout, module):
-    """Hold the host's exclusive lock for the block; wait at most ``timeout`` seconds.
-
-    The lock is an fcntl lock: the kernel drops it when the holder exits, however it exits,
-    so a lock file left behind by a killed run never blocks the next one. Re-entrant within
-    one process.
-    """
-    if _held_locks.get(path):
-        _held_locks[path] += 1
-        try:
-            yield {"pid": os.getpid(), "module": module}
-        finally:
-            _held_locks[path] -= 1
-        return
-    directory = os.path.dirname(path)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except (IOError, OSError) as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.time() >= deadline:
-                    raise LockTimeout(path, timeout, _read_holder(fd))
-                time.sleep(_LOCK_POLL)
-        holder = {"pid": os.getpid(), "module": module, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, json.dumps(holder).encode("utf-8"))
-        _held_locks[path] = 1
-        try:
-            yield holder
-        finally:
-            _held_locks.pop(path, None)
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        return {"journal": self.path}
 
 
 def _write_json_atomically(path, document, mode=0o600):
-    write_atomically(path, json.dumps(document, indent=1, sort_keys=True), mode, directory_mode=0o700)
+    try:
+        write_atomically(path, json.dumps(document, indent=1, sort_keys=True), mode, directory_mode=0o700)
+    except OSError as error:
+        raise JournalError(path, "cannot be written: %s" % (error.strerror or error))
+
+
+#: Per step op: the fields it must carry as integers (journal validation).
+_STEP_FIELDS = {
+    "destroy_ci": ("gi", "ci", "profile"),
+    "destroy_gi": ("gi", "profile"),
+    "create_gi": ("profile",),
+    "create_ci": (),
+    "set_mig_mode": (),
+}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _journal_problem(document):
+    """What is wrong with the shape of a journal document (None: nothing), so recovery
+    never trips over a field it expects (a KeyError half way through settling it)."""
+    if not isinstance(document, dict):
+        return "is not a JSON object"
+    if document.get("format") != JOURNAL_FORMAT:
+        return "has an unknown format %r" % (document.get("format"),)
+    gpus = document.get("gpus")
+    if not isinstance(gpus, dict):
+        return "has no 'gpus' object"
+    for index, entry in gpus.items():
+        where = "GPU %s" % index
+        if not index.isdigit() or not isinstance(entry, dict):
+            return "names GPU %r with an entry that is not an object" % index
+        if not isinstance(entry.get("uuid"), str) or not isinstance(entry.get("before"), list):
+            return "%s: 'uuid' (text) and 'before' (list) are required" % where
+        for record in entry["before"]:
+            if not isinstance(record, dict) or not _is_int(record.get("gi_id")) or not isinstance(record.get("compute_instances"), list):
+                return "%s: 'before' holds a record that is not an instance record" % where
+        steps, done = entry.get("steps"), entry.get("done")
+        if not isinstance(steps, list) or not isinstance(done, dict):
+            return "%s: 'steps' (list) and 'done' (object) are required" % where
+        for number, step in enumerate(steps):
+            op = step.get("op") if isinstance(step, dict) else None
+            if op not in _STEP_FIELDS:
+                return "%s step %d: unknown op %r (known: %s)" % (where, number, op, ", ".join(sorted(_STEP_FIELDS)))
+            missing = [field for field in _STEP_FIELDS[op] if not _is_int(step.get(field))]
+            if op in ("create_gi", "destroy_ci", "destroy_gi") and not (isinstance(step.get("placement"), list) and len(step["placement"]) == 2):
+                missing.append("placement")
+            if op == "create_ci" and not (_is_int(step.get("gi")) or _is_int(step.get("gi_step"))):
+                missing.append("gi or gi_step")
+            if missing:
+                return "%s step %d (%s): missing or malformed %s" % (where, number, op, ", ".join(missing))
+        for number, result in done.items():
+            if not number.isdigit() or int(number) >= len(steps) or not isinstance(result, dict):
+                return "%s: done step %r is not a step of its plan" % (where, number)
+    return None
 
 
 class Journal(object):
@@ -158,9 +143,11 @@ class Journal(object):
 
     Document: ``{"format", "pid", "host", "module", "started", "gpus": {index: {"uuid",
     "desired", "before", "steps", "done": {step index: result}}}}``. ``desired`` is the
-    run's desired state for that GPU in a comparable form, ``before`` its instances when
-    the run started (``instance_records``). Thread safe: workers of several GPUs record
-    their steps concurrently.
+    run's desired state for that GPU in a comparable form (None: the steps roll back an
+    interrupted run, so they are always completed, never undone), ``before`` its
+    instances when the steps started (``instance_records``). An entry stays until its GPU
+    is settled: in its desired state, or back where the first interrupted run found it.
+    Thread safe: workers of several GPUs record their steps concurrently.
     """
 
     def __init__(self, path, document):
@@ -170,17 +157,24 @@ class Journal(object):
 
     @classmethod
     def find(cls, path):
-        """The journal an interrupted run left behind, or None."""
+        """The journal an interrupted run left behind, or None. Only a regular file of
+        bounded size is read (never through a symlink, never blocking on a FIFO)."""
         try:
-            with open(path) as handle:
-                document = json.load(handle)
-        except (IOError, OSError):
-            return None
+            text = read_regular_file(path, JOURNAL_LIMIT, what="journal")
+        except OSError as error:
+            if error.errno == errno.ENOENT:
+                return None
+            raise JournalError(path, "cannot be read: %s" % (error.strerror or error))
+        try:
+            document = json.loads(text.decode("utf-8"))
         except ValueError:
             # A journal is always replaced atomically, so a torn file cannot be ours.
-            raise MigError("journal %s is not valid JSON; inspect and remove it" % path)
-        if document.get("format") != JOURNAL_FORMAT:
-            raise MigError("journal %s has an unknown format %r; inspect and remove it" % (path, document.get("format")))
+            raise JournalError(path, "is not valid JSON; inspect and remove it")
+        problem = _journal_problem(document)
+        if problem:
+            raise JournalError(
+                path, "%s; it was not written by this version of gpuops.mig (or was edited): inspect and remove it" % problem
+            )
         return cls(path, document)
 
     @classmethod
@@ -230,7 +224,7 @@ def _remove(path):
         os.unlink(path)
     except OSError as error:
         if error.errno != errno.ENOENT:
-            raise
+            raise JournalError(path, "cannot be removed: %s" % (error.strerror or error))
 
 
 class RunFailed(MigError):
@@ -245,6 +239,18 @@ class RunFailed(MigError):
         details = dict(self.result)
         details.update(self.cause.details())
         return details
+
+
+def failed_after(error, actions):
+    """``error`` raised after ``actions`` had already changed the host: a failure whose
+    result says so (``changed: true``, those actions first)."""
+    error = named(error)
+    if not actions:
+        return error
+    if isinstance(error, RunFailed):
+        error.result = dict(error.result, changed=True, actions=list(actions) + list(error.result.get("actions", [])))
+        return error
+    return RunFailed(str(error), error, {"changed": True, "actions": list(actions)})
 
 
 def run_per_gpu(work, indices, parallel):
@@ -338,8 +344,6 @@ def gpu_summary(device, **extra):
 #: GPU, e.g. a VM with the GPU passed through: the change waits for a reboot.
 RESET_UNAVAILABLE = ("NVML_ERROR_RESET_REQUIRED", "NVML_ERROR_NOT_SUPPORTED")
 
-DEFAULT_LOCK_TIMEOUT = 60
-
 
 def _require_mig_capable(devices):
     incapable = [device for device in devices if device.mig_current is None]
@@ -360,6 +364,11 @@ def _instances_blocking_disable(hardware, devices):
             if records:
                 blocking[device.index] = records
     return blocking
+
+
+def _busy(record):
+    """Whether processes hold the GPU instance of an instance record (or one of its CIs)."""
+    return bool(record["processes"] or any(compute["processes"] for compute in record["compute_instances"]))
 
 
 def destroy_steps(record):
@@ -404,32 +413,27 @@ class MigModeChange(object):
         self.gpu_clients = list(gpu_clients or ())
         self.force = force
         self.parallel = parallel
+        self._reset_possible = {}
 
-    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, lock=None):
+        """Check, then apply (or predict) the change; ``lock`` is the host lock when the
+        caller already holds it (what ``host_lock`` yielded), else it is taken here."""
         lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
-        with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_mode"):
-            recovery = settle_interrupted_run(self.hardware, journal_path, check_mode, self.parallel)
-            before = [self.hardware.device(index) for index in self.indices]
-            _require_mig_capable(before)
-            doomed = {} if self.enabled or self.instances_removed_before else _instances_blocking_disable(self.hardware, before)
-            if doomed and not self.force:
-                raise PlacementError(
-                    "MIG mode cannot be disabled while MIG instances exist: %s; remove them first "
-                    "(gpuops.mig.mig_instance state=absent) or set force=true to destroy them"
-                    % "; ".join(
-                        "GPU %d: %s" % (index, ", ".join(describe_record(record) for record in records))
-                        for index, records in sorted(doomed.items())
-                    ),
-                    gpu=min(doomed),
-                    blocking=[dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records],
-                )
-            if check_mode:
-                outcome = self._predict(before, doomed)
-            else:
-                outcome = self._apply(before, doomed)
+        with held_or_taken(lock, lock_path, lock_timeout, "gpuops.mig.mig_mode"):
+            recovery = settle_interrupted_run(self.hardware, journal_path, check_mode, self.parallel, selected=self.indices)
+            try:
+                before = [self.hardware.device(index) for index in self.indices]
+                doomed = self._check(before)
+                if check_mode:
+                    outcome = self._predict(before, doomed)
+                else:
+                    outcome = self._apply(before, doomed)
+            except Exception as error:  # pylint: disable=broad-except  # re-raised, named
+                raise failed_after(error, [] if check_mode else recovery["actions"])
         after = outcome.pop("devices")
         result = {
-            "changed": bool(outcome["actions"] or recovery["actions"]),
+            # a reset the host refused changed nothing
+            "changed": bool(recovery["actions"] or [action for action in outcome["actions"] if not action.get("refused")]),
             "gpus": [
                 gpu_summary(device, reset=index in outcome["reset"], reboot_required=index in outcome["reboot"])
                 for index, device in zip(self.indices, after)
@@ -439,9 +443,61 @@ class MigModeChange(object):
             "actions": recovery["actions"] + outcome["actions"],
             "recovered": recovery["recovered"],
         }
+        if recovery["unsettled"]:
+            result["unsettled_gpus"] = recovery["unsettled"]
         if diff:
             result["diff"] = {"before": _mode_view(before), "after": _mode_view(after)}
         return result
+
+    def _check(self, before):
+        """Everything that would make the change fail, raised before the first change, in
+        check mode too: GPUs without MIG, instances in the way (``force`` destroys them,
+        but NVML refuses to destroy one that a process holds), and GPUs that must be reset
+        while processes hold them. Returns {index: instance records to destroy}."""
+        _require_mig_capable(before)
+        doomed = {} if self.enabled or self.instances_removed_before else _instances_blocking_disable(self.hardware, before)
+        if doomed and not self.force:
+            raise PlacementError(
+                "MIG mode cannot be disabled while MIG instances exist: %s; remove them first "
+                "(gpuops.mig.mig_instance state=absent) or set force=true to destroy them"
+                % "; ".join(
+                    "GPU %d: %s" % (index, ", ".join(describe_record(record) for record in records))
+                    for index, records in sorted(doomed.items())
+                ),
+                gpu=min(doomed),
+                blocking=[dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records],
+            )
+        _refuse_busy_records(
+            [dict(record, gpu=index) for index, records in sorted(doomed.items()) for record in records if _busy(record)],
+            "MIG mode cannot be disabled",
+        )
+        if self.reset != "never":
+            changing = [device for device in before if device.mig_current != self.enabled and self._attempts_reset(device)]
+            held = [(device, self.hardware.processes(device.index)) for device in changing]
+            held = [(device, processes) for device, processes in held if processes]
+            if held:
+                raise PlacementError(
+                    "MIG mode of GPU(s) %s changes only with a GPU reset, which fails while processes use the GPU "
+                    "(NVML_ERROR_IN_USE): %s; stop them first (or use reset=never and reboot)"
+                    % (
+                        ", ".join(str(device.index) for device, _processes in held),
+                        "; ".join("GPU %d: processes %s" % (d.index, ", ".join(str(p.pid) for p in ps)) for d, ps in held),
+                    ),
+                    gpu=held[0][0].index,
+                    blocking=[{"gpu": device.index, "processes": [p.pid for p in processes]} for device, processes in held],
+                )
+        return doomed
+
+    def _resettable(self, device):
+        """Whether a reset of the GPU can work here (read once per GPU)."""
+        if device.index not in self._reset_possible:
+            self._reset_possible[device.index] = self.hardware.reset_possible(device.index)
+        return self._reset_possible[device.index]
+
+    def _attempts_reset(self, device):
+        """``reset``: ``auto`` resets where a reset can work, ``always`` tries it everywhere
+        (a refusal then leaves the change to a reboot), ``never`` leaves it to a reboot."""
+        return self.reset == "always" or (self.reset == "auto" and self._resettable(device))
 
     def _needs_request(self, device):
         return device.mig_pending != self.enabled
@@ -450,7 +506,7 @@ class MigModeChange(object):
         """Whether GPU clients must stop: for instances to destroy, for a mode that applies
         at once (Hopper and later), or for resets. Not for an Ampere request that waits
         for a reboot anyway."""
-        if doomed or (self.reset == "auto" and (requests or any(d.mig_current != self.enabled for d in before))):
+        if doomed or (self.reset != "never" and (requests or any(d.mig_current != self.enabled for d in before))):
             return True
         requested = [d for d in before if d.index in requests]
         return any(not capabilities_for(d.architecture).mig_mode_change_requires_reset for d in requested)
@@ -466,11 +522,13 @@ class MigModeChange(object):
                 if not capabilities_for(device.architecture).mig_mode_change_requires_reset:
                     current = self.enabled
             if current != self.enabled:
-                if self.reset == "auto":
+                if self._attempts_reset(device) and self._resettable(device):
                     actions.append({"gpu": device.index, "action": "reset_gpu"})
                     reset.add(device.index)
                     current = self.enabled
                 else:
+                    if self._attempts_reset(device):
+                        actions.append({"gpu": device.index, "action": "reset_gpu", "refused": "NVML_ERROR_NOT_SUPPORTED"})
                     reboot.add(device.index)
             after.append(device._replace(mig_current=current, mig_pending=self.enabled))
         return {"actions": actions, "reset": reset, "reboot": reboot, "devices": after}
@@ -494,7 +552,7 @@ class MigModeChange(object):
                 for index in self.indices:
                     if self.hardware.device(index).mig_current == self.enabled or index in reboot:
                         continue
-                    if self.reset == "never":
+                    if not self._attempts_reset(self.hardware.device(index)):
                         reboot.add(index)
                         continue
                     try:
@@ -507,8 +565,8 @@ class MigModeChange(object):
                     else:
                         reset.add(index)
                         actions.append({"gpu": index, "action": "reset_gpu"})
-        except MigError as error:
-            failure = error
+        except Exception as error:  # pylint: disable=broad-except  # reported below, named
+            failure = named(error)
         finally:
             if stopped:
                 self.hardware.host.start_units(stopped)
@@ -547,11 +605,8 @@ class MigModeChange(object):
 
 
 def _first_failure(errors):
-    """The error of the lowest GPU index (re-raising anything that is not a MigError)."""
-    for index in sorted(errors):
-        if not isinstance(errors[index], MigError):
-            raise errors[index]
-    return errors[min(errors)] if errors else None
+    """The error of the lowest GPU index, as a MigError (None without errors)."""
+    return named(errors[min(errors)]) if errors else None
 
 
 def _mode_view(devices):
@@ -730,41 +785,35 @@ class Executor(object):
         self._uuids = {}
         self._gi_profiles = {}
         self._mutex = threading.Lock()
+        #: journal updates that failed during a rollback (named in the failure message)
+        self._journal_errors = []
 
-    def execute(self, journal_path, works, previous=None):
+    def execute(self, journal_path, works, previous=None, kept=None):
         """Run ``works`` ({index: GpuWork}); returns {index: {step number: result}}.
 
         Called with the host lock held. ``previous`` is the journal of an interrupted run
         that ``works`` settle: it is replaced by this run's journal (or removed when
         nothing is left to do), and put back when this run fails and is rolled back, since
-        the host is then again in the state it describes.
+        the host is then again in the state it describes. ``kept`` ({index: journal
+        entry}) are entries of GPUs that cannot be settled now (unreadable): they stay in
+        the journal, whatever this run does.
         """
+        kept = kept or {}
         works = dict((index, work) for index, work in works.items() if len(work.done) < len(work.steps))
         if not works:
-            _remove(journal_path)
+            self._close_journal(journal_path, kept)
             return {}
         self._uuids = dict((index, self.hardware.device(index).uuid) for index in works)
-        journal = Journal.begin(
-            journal_path,
-            self.module,
-            dict(
-                (
-                    index,
-                    {
-                        "uuid": self._uuids[index],
-                        "desired": work.desired,
-                        "before": work.before,
-                        "steps": work.steps,
-                        "done": work.done,
-                    },
-                )
-                for index, work in works.items()
-            ),
+        entries = dict(kept)
+        entries.update(
+            (index, {"uuid": self._uuids[index], "desired": work.desired, "before": work.before, "steps": work.steps, "done": work.done})
+            for index, work in works.items()
         )
+        journal = Journal.begin(journal_path, self.module, entries)
         done = dict((index, dict(work.done)) for index, work in works.items())
         _results, errors = run_per_gpu(lambda index: self._forward(journal, works[index].steps, done[index], index), sorted(works), self.parallel)
         if not errors:
-            journal.remove()
+            self._close_journal(journal_path, kept)
             return done
         failure = _first_failure(errors)
         this_run = dict(
@@ -772,11 +821,21 @@ class Executor(object):
         )
         rollback = self._roll_back(journal, works, this_run)
         if all(action["ok"] for action in rollback):
-            if previous is not None:
-                _write_json_atomically(journal_path, previous.document)
-            else:
-                journal.remove()
+            try:
+                if previous is not None:
+                    _write_json_atomically(journal_path, previous.document)
+                else:
+                    self._close_journal(journal_path, kept)
+            except JournalError as error:
+                self._journal_errors.append(str(error))
         raise self._failed(failure, works, this_run, rollback)
+
+    def _close_journal(self, journal_path, kept):
+        """The run's work is settled: remove the journal, or leave only the kept entries."""
+        if kept:
+            Journal.begin(journal_path, self.module, kept)
+        else:
+            _remove(journal_path)
 
     def _forward(self, journal, steps, done, index):
         for number, step in enumerate(steps):
@@ -786,10 +845,10 @@ class Executor(object):
                 return
             try:
                 done[number] = self.run_step(index, step, done)
+                journal.record(index, number, done[number])
             except BaseException:
                 self._stop.set()
                 raise
-            journal.record(index, number, done[number])
             if done[number].get("activation_status"):
                 self._stop.set()
                 raise HardwareError(
@@ -851,11 +910,14 @@ class Executor(object):
             for position, (original, step) in enumerate(zip(originals, inverse_steps(works[index].steps, done[index]))):
                 try:
                     results[position] = self.run_step(index, step, results)
-                except MigError as error:
-                    rollback.append(dict(step_action(index, step), ok=False, error=str(error)))
+                except Exception as error:  # pylint: disable=broad-except  # reported, the rollback goes on
+                    rollback.append(dict(step_action(index, step), ok=False, error=str(named(error))))
                     continue
                 rollback.append(dict(step_action(index, step, results[position]), ok=True))
-                journal.forget(index, original)
+                try:
+                    journal.forget(index, original)
+                except JournalError as error:  # the hardware matters more: undo the rest
+                    self._journal_errors.append(str(error))
 
         run_per_gpu(undo, sorted(index for index in works if done[index]), self.parallel)
         return sorted(rollback, key=lambda action: action["gpu"])
@@ -875,6 +937,8 @@ class Executor(object):
             if broken:
                 message += ", %d rollback step(s) failed: %s" % (len(broken), "; ".join(action["error"] for action in broken))
         message += "; now: %s" % "; ".join("GPU %d: %s" % (index, _describe_records(now[index])) for index in indices)
+        if self._journal_errors:
+            message += "; the journal could not be kept up to date (%s): check it before the next run" % "; ".join(sorted(set(self._journal_errors)))
         actions = [step_action(index, works[index].steps[number], result) for index in indices for number, result in sorted(done[index].items())]
         return RunFailed(
             message,
@@ -961,35 +1025,64 @@ def _observe(step, done, live, device, known):
 
 
 def recovery_works(hardware, journal, fingerprints):
-    """{index: GpuWork} settling the interrupted run recorded in ``journal``.
+    """Settling the interrupted run(s) recorded in ``journal``: ``(works, kept)``.
 
-    A GPU this run wants in the same desired state (``fingerprints``: {index: fingerprint})
-    completes the recorded plan; a GPU this run does not address is rolled back to its
-    layout from before that run; a GPU this run wants differently is left to the caller,
-    which plans it from the live state. Only steps of the recorded plan are (re)done or
-    undone, so instances the interrupted run did not touch stay as they are.
+    ``works`` ({index: GpuWork}): a GPU this run wants in the same desired state
+    (``fingerprints``: {index: fingerprint}) completes the recorded plan; any other GPU
+    goes back to its layout from before the first interrupted run: its completed steps
+    are undone, or, when the entry is itself such a rollback (desired None), the rollback
+    is completed. So however often runs are interrupted, an entry leads to the original
+    layout or to the desired one, never to a state in between. Only steps of the recorded
+    plan are (re)done or undone, so instances the interrupted run did not touch stay.
+
+    ``kept`` ({index: (journal entry, HardwareError)}): GPUs that cannot be read now (lost,
+    or gone from the bus); their entries stay in the journal until a run can settle them.
+    A GPU with another UUID at that index was replaced: its entry is dropped.
     """
-    works = {}
+    works, kept = {}, {}
     count = hardware.device_count()
     for index in journal.gpus():
         entry = journal.gpu(index)
-        device = hardware.device(index) if index < count else None
-        if device is None or device.uuid != entry["uuid"]:
+        try:
+            if index >= count:
+                raise HardwareError("nvmlDeviceGetHandleByIndex", "NVML_ERROR_NOT_FOUND", index, "the GPU is no longer on the bus")
+            device = hardware.device(index)
+            if device.uuid != entry["uuid"]:
+                continue
+            live = hardware.gpu_instances(index)
+        except HardwareError as error:
+            kept[index] = (entry, error)
             continue
         steps = entry["steps"]
         done = dict((int(number), result) for number, result in entry["done"].items())
-        live = hardware.gpu_instances(index)
         pending = [number for number in range(len(steps)) if number not in done]
         if pending:
             observed = _observe(steps[pending[0]], done, live, device, _journaled_ids(entry["before"], steps, done))
             if observed is not None:
                 done[pending[0]] = observed
-        if index in fingerprints:
-            if fingerprints[index] == entry["desired"]:
-                works[index] = GpuWork(index, steps, done, entry["desired"], entry["before"])
+        if entry["desired"] is None or (index in fingerprints and fingerprints[index] == entry["desired"]):
+            works[index] = GpuWork(index, steps, done, entry["desired"], entry["before"])
         elif done:
             works[index] = GpuWork(index, inverse_steps(steps, done), {}, None, instance_records(hardware, index))
-    return works
+    return works, kept
+
+
+def refuse_unreadable(kept, selected, journal_path):
+    """Fail when a GPU of this run is one the journal still has to settle but that cannot
+    be read; other GPUs go on (the entry stays in the journal)."""
+    blocked = sorted(index for index in kept if index in selected)
+    if not blocked:
+        return
+    errors = [kept[index][1] for index in blocked]
+    raise HardwareError(
+        errors[0].call,
+        errors[0].error,
+        blocked[0],
+        "GPU(s) %s (%s) took part in an interrupted run recorded in the journal %s and cannot be read now; "
+        "the journal keeps their entries and the next run settles them once the GPU answers again (check the GPU, "
+        "e.g. nvidia-smi -q; a reset or reboot brings a lost GPU back); runs on other GPUs are not blocked"
+        % (", ".join(str(index) for index in blocked), "; ".join(str(error) for error in errors), journal_path),
+    )
 
 
 def _work_actions(works, done=None):
@@ -1007,17 +1100,23 @@ def _work_actions(works, done=None):
     return actions
 
 
-def settle_interrupted_run(hardware, journal_path, check_mode, parallel=None, module="gpuops.mig.mig_mode"):
+def settle_interrupted_run(hardware, journal_path, check_mode, parallel=None, module="gpuops.mig.mig_mode", selected=()):
     """Roll back the plan of an interrupted run on every GPU it touched (for runs that
-    carry no desired layout, such as mig_mode). -> {"recovered", "actions"}."""
+    carry no desired layout, such as mig_mode). -> {"recovered", "actions", "unsettled"}.
+    A ``selected`` GPU the journal names but that cannot be read fails the run."""
     journal = Journal.find(journal_path)
     if journal is None:
-        return {"recovered": False, "actions": []}
-    works = recovery_works(hardware, journal, {})
+        return {"recovered": False, "actions": [], "unsettled": []}
+    works, kept = recovery_works(hardware, journal, {})
+    refuse_unreadable(kept, selected, journal_path)
     if check_mode:
-        return {"recovered": True, "actions": _work_actions(works)}
-    done = Executor(hardware, parallel, module).execute(journal_path, works, journal)
-    return {"recovered": True, "actions": _work_actions(works, done)}
+        return {"recovered": True, "actions": _work_actions(works), "unsettled": sorted(kept)}
+    done = Executor(hardware, parallel, module).execute(journal_path, works, journal, _entries(kept))
+    return {"recovered": True, "actions": _work_actions(works, done), "unsettled": sorted(kept)}
+
+
+def _entries(kept):
+    return dict((index, entry) for index, (entry, _error) in kept.items())
 
 
 # --------------------------------------------------------------------------- instances
@@ -1090,8 +1189,11 @@ def predicted_records(before, work):
 class InstanceChange(object):
     """Bring the GPU and compute instances of GPUs to their desired state (mig_instance).
 
-    ``desired``: {index: _desired.DesiredGpu}. Everything is planned (and every refusal
-    raised) before the first change; then the Executor runs the per-GPU steps.
+    ``desired``: {index: _desired.DesiredGpu}, or a function returning it that ``run``
+    calls once it holds the host lock (the desired state reads live profiles and
+    instances, which must not be read while another run changes them). Everything is
+    planned (and every refusal raised) before the first change; then the Executor runs
+    the per-GPU steps.
     """
 
     def __init__(
@@ -1122,24 +1224,62 @@ class InstanceChange(object):
         #: GPUs whose wanted MIG mode (disabled, from a mig-parted config) is left to mig_mode
         self.mig_mode_required = []
 
-    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+    def run(self, check_mode=False, diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, lock=None):
+        """Plan and apply (or predict) the change; ``lock`` is the host lock when the caller
+        already holds it (what ``host_lock`` yielded), else it is taken here. Every read
+        that plans happens under it: a ``desired`` given as a function is called then.
+
+        A journal found first is settled (``recovery_works``): GPUs wanted as it records
+        complete its plan; the others go back to their layout from before it, and those
+        this run wants differently are planned again once they are back (check mode
+        predicts their change from their present state).
+        """
         lock_path, journal_path = self.hardware.host.path("lock"), self.hardware.host.path("journal")
-        with host_lock(lock_path, lock_timeout, "gpuops.mig.mig_instance"):
+        with held_or_taken(lock, lock_path, lock_timeout, "gpuops.mig.mig_instance"):
+            if callable(self.desired):
+                self.desired = self.desired()
             journal = Journal.find(journal_path)
             fingerprints = dict((index, fingerprint(desired)) for index, desired in self.desired.items())
-            works = recovery_works(self.hardware, journal, fingerprints) if journal else {}
-            recovering = set(works)
-            self._check_mig_mode(index for index in self.desired if index not in recovering)
-            planned = self._per_gpu(lambda index: self._plan(index, fingerprints[index]), set(self.desired) - recovering)
-            works.update(planned)
-            self._check_fabric(planned.values())
-            before = self._per_gpu(lambda index: instance_records(self.hardware, index), recovering)
-            before.update((index, work.before) for index, work in works.items() if index not in before)
+            settling, kept = recovery_works(self.hardware, journal, fingerprints) if journal else ({}, {})
+            refuse_unreadable(kept, self.desired, journal_path)
+            completing = set(index for index, work in settling.items() if work.desired is not None)
+            replanned = set(self.desired) & (set(settling) - completing)
+            fresh = set(self.desired) - set(settling)
+            # Every GPU is checked and planned before the first change; those the journal
+            # rolls back are planned again once they are back (check mode: from now).
+            self._check_mig_mode(fresh | replanned)
+            planned = self._plan_all(fresh | replanned, fingerprints)
+            before = self._per_gpu(lambda index: instance_records(self.hardware, index), set(settling))
+            before.update((index, work.before) for index, work in planned.items() if index not in before)
             if check_mode:
-                done = None
+                phases = [(dict((i, w) for i, w in settling.items() if i not in replanned), None), (planned, None)]
             else:
-                done = Executor(self.hardware, self.parallel).execute(journal_path, works, journal)
-        return self._result(works, before, done, journal is not None, diff)
+                phases = self._execute(journal_path, journal, settling, planned, replanned, fingerprints, _entries(kept))
+            result = self._result(phases, before, journal is not None, diff)
+        if kept:
+            result["unsettled_gpus"] = sorted(kept)
+        return result
+
+    def _plan_all(self, indices, fingerprints):
+        planned = self._per_gpu(lambda index: self._plan(index, fingerprints[index]), indices)
+        self._check_fabric(planned.values())
+        _refuse_busy(planned.values())
+        return planned
+
+    def _execute(self, journal_path, journal, settling, planned, replanned, fingerprints, kept):
+        """Settle the journal, then plan the GPUs it rolled back again and run every plan.
+        A failure after the settling changed something says so (``changed``)."""
+        executor = Executor(self.hardware, self.parallel)
+        settled = executor.execute(journal_path, settling, journal, kept) if journal else {}
+        settle_actions = _work_actions(settling, settled)
+        try:
+            if replanned:
+                self._check_mig_mode(replanned)
+                planned.update(self._plan_all(replanned, fingerprints))
+            done = Executor(self.hardware, self.parallel).execute(journal_path, planned, None, kept)
+        except Exception as error:  # pylint: disable=broad-except  # re-raised, named
+            raise failed_after(error, settle_actions)
+        return [(settling, settled), (planned, done)]
 
     def _per_gpu(self, work, indices):
         """{index: work(index)} with the run's workers (reading a GPU takes many NVML calls);
@@ -1231,21 +1371,24 @@ class InstanceChange(object):
 
     # -- result --------------------------------------------------------------------------
 
-    def _result(self, works, before, done, recovered, diff):
-        indices = sorted(set(self.desired) | set(works))
-        actions = _work_actions(works, done)
+    def _result(self, phases, before, recovered, diff):
+        """The module result of the run's ``phases`` ([(works, done)]: settling the
+        journal, then the plans; done None in check mode)."""
+        indices = sorted(set(self.desired).union(*[set(works) for works, _done in phases]))
+        actions = [action for works, done in phases for action in _work_actions(works, done)]
+        predicted = phases[-1][1] is None
 
         def report(index):
-            touched = bool(works.get(index) and len(works[index].done) < len(works[index].steps))
-            if not touched:
+            pending = [works[index] for works, _done in phases if index in works and len(works[index].done) < len(works[index].steps)]
+            if not pending:
                 after = before[index]
-            elif done is None:
-                after = predicted_records(before[index], works[index])
+            elif predicted:
+                after = predicted_records(before[index], pending[-1])
             else:
                 after = instance_records(self.hardware, index)
             device = self.hardware.device(index)
-            migs = mig_device_list(self.hardware, device, before[index] if done is None else after)
-            return gpu_summary(device, instances=after, changed=touched), migs, after
+            migs = mig_device_list(self.hardware, device, before[index] if predicted else after)
+            return gpu_summary(device, instances=after, changed=bool(pending)), migs, after
 
         reports = self._per_gpu(report, indices)
         gpus = [reports[index][0] for index in indices]
@@ -1272,6 +1415,37 @@ class InstanceChange(object):
                 "after": dict(("gpu%d" % index, layout_view(after[index])) for index in indices),
             }
         return result
+
+
+def _refuse_busy(works):
+    """A plan that destroys an instance a process holds fails at that step, ``force`` or
+    not (NVML answers IN_USE): refuse it before the first change, in check mode too."""
+    busy = []
+    for work in works:
+        records = dict((record["gi_id"], record) for record in work.before)
+        for step in work.steps:
+            record = records.get(step.get("gi")) if step["op"] in ("destroy_gi", "destroy_ci") else None
+            if record is None or any(entry["gpu"] == work.index and entry["gi_id"] == record["gi_id"] for entry in busy):
+                continue
+            held = _busy(record) if step["op"] == "destroy_gi" else any(
+                compute["processes"] for compute in record["compute_instances"] if compute["ci_id"] == step["ci"]
+            )
+            if held:
+                busy.append(dict(record, gpu=work.index))
+    _refuse_busy_records(busy, "the plan cannot be applied", "or choose a layout that keeps these instances")
+
+
+def _refuse_busy_records(busy, what, alternative=""):
+    """PlacementError for instance records (with ``gpu``) that processes hold and a change
+    would have to destroy: NVML refuses that (IN_USE), ``force`` or not."""
+    if busy:
+        raise PlacementError(
+            "%s: it destroys instances that processes hold, and NVML refuses to destroy them even with force "
+            "(NVML_ERROR_IN_USE): %s; stop those processes first%s"
+            % (what, "; ".join("GPU %d: %s" % (entry["gpu"], describe_record(entry)) for entry in busy), alternative and ", " + alternative),
+            gpu=busy[0]["gpu"],
+            blocking=busy,
+        )
 
 
 def mig_device_list(hardware, device, records):

@@ -277,6 +277,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpuops.mig.plugins.module_utils._fabric import FM_BACKENDS, ensure_partition
 from ansible_collections.gpuops.mig.plugins.module_utils._fabric_host import converge_fabric
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 
 
 def main():
@@ -300,7 +301,7 @@ def main():
         required_if=[("state", "restored", ("activated_partitions",))],
         supports_check_mode=True,
     )
-    run_module(module, converge_fabric if module.params["fabric_mode"] else ensure_partition)
+    run_module(module, converge_fabric if module.params["fabric_mode"] else ensure_partition, hardware=Hardware)
 
 
 if __name__ == "__main__":

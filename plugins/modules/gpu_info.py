@@ -240,6 +240,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._inventory import inventory
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 
 
 def main():
@@ -247,7 +248,12 @@ def main():
         argument_spec=common_argument_spec(fabric=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
-    run_module(module, lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]))
+    run_module(
+        module,
+        lambda session: inventory(session.hardware, session.gpus, fabric=session.params["fabric"]),
+        hardware=Hardware,
+        lock="shared",
+    )
 
 
 if __name__ == "__main__":

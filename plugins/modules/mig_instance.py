@@ -81,6 +81,15 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  deployment_mode:
+    description:
+      - The deployment mode the host is managed in (the roles pass their own). The GPUs must
+        not say otherwise (C(nvmlDeviceGetVirtualizationMode)) - a V(sriov) host runs the vGPU
+        manager (V(vgpu_host)); V(bare_metal) and V(passthrough) hosts do not - or the task
+        fails before anything changes.
+    type: str
+    choices: [bare_metal, passthrough, sriov]
+    version_added: 1.1.0
   multi_gpu_partitions:
     description:
       - The host serves multi-GPU NVSwitch fabric partitions (the C(passthrough) and
@@ -384,8 +393,9 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, converge
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import DEFAULT_LOCK_TIMEOUT
 
 
 def main():
@@ -398,6 +408,7 @@ def main():
             default_layout_preset=dict(type="str"),
             apply_mig_mode=dict(type="bool", default=False),
             multi_gpu_partitions=dict(type="bool", default=False),
+            deployment_mode=dict(type="str", choices=["bare_metal", "passthrough", "sriov"]),
             option_names=dict(type="dict"),
             requirements=dict(type="list", elements="dict"),
             mig_parted_config=dict(
@@ -416,7 +427,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, converge)
+    run_module(module, converge, hardware=Hardware)
 
 
 if __name__ == "__main__":

@@ -176,8 +176,9 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, mig_mode
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import DEFAULT_LOCK_TIMEOUT
 
 
 def main():
@@ -190,7 +191,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, mig_mode)
+    run_module(module, mig_mode, hardware=Hardware)
 
 
 if __name__ == "__main__":

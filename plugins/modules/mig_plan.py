@@ -312,7 +312,6 @@ def main():
             session.params["placement_strategy"],
             session.params["sharing_strategy"],
         ),
-        hardware=False,
     )
 
 

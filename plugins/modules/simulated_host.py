@@ -92,6 +92,15 @@ options:
         passthrough or vGPU guest and V(true) elsewhere; set it to override (a hypervisor that
         allows guest resets, or a bare-metal host without a reset path).
     type: bool
+  virtualization_mode:
+    description:
+      - What the GPUs report as their virtualization mode (C(nvmlDeviceGetVirtualizationMode)),
+        instead of the preset's - for example V(vgpu_host) for a host that runs the vGPU
+        manager (the C(sriov) deployment mode). Set when the host is created, the default of
+        O(reset_supported) follows it.
+    type: str
+    choices: [none, passthrough, vgpu_guest, vgpu_host, vsga_host]
+    version_added: 1.1.0
   processes:
     description:
       - Compute processes running on the host (replaces the list). A process holds its
@@ -190,7 +199,8 @@ host:
       pci_bus_id, minor, module_id, mig_current, mig_pending, lost, resets,
       gpu_instances), C(processes), C(units) (name to active), C(faults), C(latency),
       C(mutating_calls) (per NVML function), C(fabric) (nvswitch, mode, fm_running,
-      active_partitions), and the paths C(root), C(dev_root) and C(mig_minors_path).
+      active_partitions), and the paths C(root), C(dev_root), C(mig_minors_path) and C(driver_root) (the
+      simulated driver installation).
   returned: always
   type: dict
 """
@@ -214,6 +224,7 @@ def apply(session):
         check_mode=session.check_mode,
         fabric_mode=fabric_mode_value(params["fabric_mode"]),
         reset_supported=params["reset_supported"],
+        virtualization_mode=params["virtualization_mode"],
         processes=params["processes"],
         faults=params["faults"],
         latency=params["latency"],
@@ -232,6 +243,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             fabric_mode=dict(type="str", choices=["bare_metal", "shared_nvswitch", "vgpu", "0", "1", "2"]),
             reset_supported=dict(type="bool"),
+            virtualization_mode=dict(type="str", choices=["none", "passthrough", "vgpu_guest", "vgpu_host", "vsga_host"]),
             processes=dict(type="list", elements="dict"),
             faults=dict(type="list", elements="dict"),
             latency=dict(type="raw"),
@@ -243,7 +255,7 @@ def main():
         module.params["path"] = module.params["simulator"]
     if not module.params["path"]:
         module.fail_json(msg="path: no simulated host given (set path, simulator or GPUOPS_MIG_SIMULATOR)", option="path")
-    run_module(module, apply, hardware=False)
+    run_module(module, apply)
 
 
 if __name__ == "__main__":

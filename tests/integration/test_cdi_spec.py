@@ -1,6 +1,8 @@
 """gpuops.mig.cdi_spec through ansible-playbook against a simulated DGX H100: the spec
 follows MIG layout changes with the capability minors of the host's mig-minors file,
-is idempotent, supports check and diff mode, and removes itself with state=absent."""
+mounts the simulated driver's files, is idempotent, supports check and diff mode, and
+removes itself with state=absent; mig_instance's cdi_spec option (the same code path) keeps
+it listing exactly the devices that exist."""
 
 import json
 import os
@@ -115,8 +117,22 @@ def _assert_spec_matches_host(spec, simulator):
         for node in nodes:  # host paths point into the simulated host's root, and exist there
             assert node["hostPath"] == os.path.join(dev_root, node["path"].lstrip("/"))
             assert os.path.exists(node["hostPath"]), node
+    _assert_driver_mounts(spec, simulator)
     _assert_valid(spec)
     return migs
+
+
+def _assert_driver_mounts(spec, simulator):
+    """Every mount comes from the simulated driver root and exists there; libcuda and
+    libnvidia-ml are there under their versioned name and their SONAME."""
+    with Hardware(simulator=simulator) as hardware:
+        driver_root, version = hardware.driver_root, hardware.driver_version()
+    mounts = dict((mount["containerPath"], mount["hostPath"]) for mount in spec["containerEdits"]["mounts"])
+    assert all(host.startswith(driver_root + "/") and os.path.isfile(host) for host in mounts.values()), mounts
+    for library in ("libcuda.so", "libnvidia-ml.so"):
+        names = [os.path.basename(path) for path in mounts if os.path.basename(path).startswith(library + ".")]
+        assert sorted(names) == [library + ".1", "%s.%s" % (library, version)]
+    assert "/usr/bin/nvidia-smi" in mounts
 
 
 def test_spec_follows_a_mig_layout_change_and_is_idempotent(tmp_path, host, cdi):
@@ -207,3 +223,50 @@ def test_bad_input_fails_naming_option_and_value(tmp_path, cdi, options, option,
     assert result["failed"] is True
     assert option in result["msg"] and value in result["msg"]
     assert not (tmp_path / "cdi").exists()
+
+
+def test_mig_instance_keeps_the_spec_listing_exactly_the_devices_that_exist(tmp_path, host, playbook_runner):
+    """A layout change through mig_instance (cdi_spec option) rewrites the spec in the same
+    pass; a second run changes nothing; the file is what cdi_spec itself writes."""
+    spec = tmp_path / "cdi" / "nvidia.yaml"
+    playbook = tmp_path / "layouts.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Two layouts through mig_instance",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": {"group/gpuops.mig.mig": {"simulator": host}},
+        "tasks": [
+            {"name": "Layout %s" % number, "gpuops.mig.mig_instance": {
+                "gpus": ["0"], "layout": layout, "apply_mig_mode": True, "cdi_spec": {"path": str(spec)}},
+             "register": "run%s" % number}
+            for number, layout in (("1", ["3g.40gb", "3g.40gb"]), ("2", ["1g.10gb"] * 3), ("3", ["1g.10gb"] * 3))
+        ] + [{"name": "Check", "ansible.builtin.assert": {"that": [
+            "run1.cdi_spec.changed and run2.cdi_spec.changed",
+            "run3 is not changed and not run3.cdi_spec.changed",
+        ]}}],
+    }]))
+    completed = playbook_runner(playbook)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    migs = _assert_spec_matches_host(yaml.safe_load(spec.read_text()), host)
+    assert sorted(mig.profile_name for mig in migs) == ["1g.10gb"] * 3
+
+
+def test_driver_root_without_a_driver_fails_naming_what_was_looked_for(tmp_path, host, cdi):
+    empty = tmp_path / "no-driver"
+    empty.mkdir()
+    result = cdi(driver_root=str(empty))
+    assert result["failed"] is True and result["option"] == "driver_root"
+    assert "libcuda.so.570.172.08" in result["msg"] and str(empty) in result["msg"]
+    assert not (tmp_path / "cdi").exists()
+
+
+def test_management_spec_has_one_device_with_every_node(tmp_path, host, cdi):
+    set_layout(host, 0, ["3g.40gb", "1g.10gb"])
+    path = tmp_path / "cdi" / "management.yaml"
+    result = cdi(spec_path=str(path), discovery_mode="management")
+    assert result["devices"] == ["all"] and result["kind"] == "management.nvidia.com/gpu"
+    spec = yaml.safe_load(path.read_text())
+    paths = [node["path"] for node in spec["devices"][0]["containerEdits"]["deviceNodes"]]
+    assert paths[:8] == ["/dev/nvidia%d" % index for index in range(8)]
+    assert len([p for p in paths if p.startswith("/dev/nvidia-caps/")]) == 2 + 2 * 2  # config, monitor, GI + CI caps
+    _assert_valid(spec)

@@ -73,3 +73,11 @@ def test_vgpu_mode_with_vfs_and_bare_metal_mode(tmp_path, playbook_runner):
     run(playbook_runner, "fabric_vgpu_and_bare_metal.yml", simulator=simulator, bare_metal_simulator=bare_metal)
     assert active_partitions(simulator) == [3]
     assert read_state(bare_metal)["mutating_calls"] == {}
+
+
+def test_fabric_mode_converges_the_whole_fabric_manager(tmp_path, playbook_runner):
+    run(playbook_runner, "fabric_manager_pass.yml", work_dir=str(tmp_path))
+    host = read_state(str(tmp_path / "h100.json"))
+    assert host["fabric"]["mode"] == 1
+    assert active_partitions(str(tmp_path / "h100.json")) == []
+    assert not (tmp_path / "a30.json.root" / "usr/share/nvidia/nvswitch").exists()

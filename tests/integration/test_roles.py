@@ -147,17 +147,18 @@ def task_outcomes(stdout, task):
 
 
 def converge_results(result, host_name):
-    """Every result of the mig role's converge task for ``host_name`` in a run printed by the
-    json stdout callback."""
+    """Every result of the mig role's converge task for ``host_name`` in a run made with
+    JSON_OUTPUT (the default callback printing each result as one line of JSON)."""
     results = []
-    for play in json.loads(result.stdout)["plays"]:
-        for task in play["tasks"]:
-            if task["task"]["name"] == "Converge MIG mode, instances, GPU clients and the CDI spec" and host_name in task["hosts"]:
-                results.append(task["hosts"][host_name])
+    for block in result.stdout.split("TASK [")[1:]:
+        title, _bracket, body = block.partition("]")
+        if title.endswith("Converge MIG mode, instances, GPU clients and the CDI spec"):
+            for match in re.finditer(r"^(?:ok|changed|fatal): \[%s\](?:: FAILED!)? => (\{.*\})$" % re.escape(host_name), body, re.M):
+                results.append(json.loads(match.group(1)))
     return results
 
 
-JSON_OUTPUT = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+JSON_OUTPUT = {"ANSIBLE_VERBOSITY": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_CALLBACK_FORMAT_PRETTY": "false"}
 
 
 def test_gpu_clients_are_stopped_only_when_something_changes(tmp_path, playbook_runner):
@@ -239,7 +240,8 @@ def test_teardown_undoes_site(tmp_path, playbook_runner):
         tmp_path,
         "sriov",
         "h200",
-        {"gpuops_mig_simulator_preset": "hgx-h200", "mig_gpus": [0, 2], "mig_layout_preset": "all-1g",
+        {"gpuops_mig_simulator_preset": "hgx-h200", "gpuops_mig_simulator_virtualization_mode": "vgpu_host",
+         "mig_gpus": [0, 2], "mig_layout_preset": "all-1g",
          "sriov_vms": [{"name": "vm", "gpus": [0, 2], "vfs": ["0000:18:00.4", "0000:3a:00.4"]}]},
     )
     passed(playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory))
@@ -269,3 +271,19 @@ def test_plan_places_a_demand_and_applies_it(tmp_path, playbook_runner):
     result = playbook_runner(PLAYBOOKS / "plan.yml", {"gpuops_mig_demand": [{"profile": "7g.80gb", "count": 9}]}, inventory=inventory)
     assert result.returncode != 0 and "the fleet has no room for part of the demand" in result.stdout
     assert layouts(tmp_path / "h100.json") == h100
+
+
+def test_a_host_that_contradicts_its_group_fails_before_anything_changes(tmp_path, playbook_runner):
+    # an HGX H200 without the vGPU manager (its GPUs report "none") put in the sriov group
+    inventory, state = one_host(
+        tmp_path, "sriov", "h200",
+        {"gpuops_mig_simulator_preset": "hgx-h200", "mig_layout_preset": "all-1g",
+         "sriov_vms": [{"name": "vm", "gpus": [0, 2], "vfs": ["0000:18:00.4", "0000:3a:00.4"]}]},
+    )
+    passed(playbook_runner(PLAYBOOKS / "simulated_hosts.yml", inventory=inventory))
+    before = state.read_bytes()
+    result = playbook_runner(PLAYBOOKS / "site.yml", inventory=inventory)
+    assert result.returncode != 0
+    assert "deployment_mode='sriov'" in result.stdout
+    assert "report virtualization mode none, which a sriov host does not have" in result.stdout
+    assert state.read_bytes() == before

@@ -1,6 +1,7 @@
 """Run one module of the collection in this process, as its own OS process, for tests that
 kill it part way: ``module_child.py MODULE ARGS_JSON`` (``_ansible_diff: true`` in the
-arguments asks for diff mode). Prints the module's result.
+arguments asks for diff mode, ``_ansible_check_mode: true`` for check mode). Prints the
+module's result.
 
 With ``RELIABILITY_EXIT_BEFORE_RECORD={"gpu": G, "step": S}`` in the environment the
 process dies (``os._exit``, as abruptly as SIGKILL: no cleanup runs) right after step S
@@ -39,4 +40,5 @@ if __name__ == "__main__":
         die_before_record(**json.loads(exit_at))
     args = json.loads(sys.argv[2])
     diff = args.pop("_ansible_diff", False)
-    print(json.dumps(run_module(sys.argv[1], args, diff=diff)))
+    check_mode = args.pop("_ansible_check_mode", False)
+    print(json.dumps(run_module(sys.argv[1], args, check_mode=check_mode, diff=diff)))

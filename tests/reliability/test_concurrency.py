@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from reliability_support import journal_path, lock_path, make_host, run_module, start_playbook, tree_snapshot
 from reliability_plans import host_gpus
+from forked_runs import ForkServer
 
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "apply_layout.yml"
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_child.py")
@@ -103,8 +104,8 @@ def _hold_lock_in_child(path, seconds):
     script = (
         "import sys, time\n"
         "sys.path.insert(0, %r)\n"
-        "from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile\n"
-        "with _reconcile.host_lock(%r, 5, 'gpuops.mig.mig_instance'):\n"
+        "from ansible_collections.gpuops.mig.plugins.module_utils import _lock\n"
+        "with _lock.host_lock(%r, 5, 'gpuops.mig.mig_instance'):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(%r)\n"
     ) % (str(Path(__file__).resolve().parents[2] / "build" / "dev"), lock_path(path), seconds)
@@ -166,3 +167,64 @@ def test_mig_mode_and_mig_instance_share_the_lock(host_dir):
     # mig_mode ran after the instances existed, so it refused to disable MIG under them.
     assert result.get("failed") is True and "MIG instances exist" in result["msg"], result
     assert len(host_gpus(path)[4]["gpu_instances"]) == 2
+
+
+#: Runs started while a mig_instance run reshapes GPU 3 (issue 16 case 2): readers,
+#: check-mode runs and further writers. (module, extra arguments, check mode)
+MIXES = {
+    "two": [("gpu_info", {}, False)],
+    "three": [("mig_instance", {"gpus": ["3"], "layout": LAYOUTS[1]}, True), ("cdi_spec", {}, False)],
+    "five": [
+        ("gpu_info", {}, False),
+        ("cdi_spec", {}, False),
+        ("mig_instance", {"gpus": ["3"], "layout": LAYOUTS[1]}, True),
+        ("mig_instance", {"gpus": ["3"], "layout": LAYOUTS[2]}, False),
+    ],
+}
+
+
+def _profiles(view):
+    """Profile names of a diff layout view (``3g.40gb@0:4 [..]``), sorted."""
+    return sorted(entry.split("@")[0] for entry in view)
+
+
+@pytest.fixture(scope="module")
+def fork_server():
+    server = ForkServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("mix", sorted(MIXES))
+def test_readers_check_runs_and_writers_at_once_see_no_change_half_done(host_dir, tmp_path, fork_server, mix):
+    """While one run reshapes GPU 3, every other run (gpu_info, cdi_spec, check mode, a
+    second writer) waits for it: none fails with an NVML error, every read shows GPU 3 in
+    a layout some run left (never one in between), and the last writer's layout stays.
+    Runs are module processes forked from one server (cheap start-up, same code path)."""
+    path = slow_h100(host_dir)
+    runs = [("mig_instance", {"gpus": ["3"], "layout": LAYOUTS[3]}, False)] + MIXES[mix]
+    results = []
+    for number, (module, extra, check_mode) in enumerate(runs):
+        args = dict(extra, simulator=path, _ansible_check_mode=check_mode)
+        if module == "mig_instance":
+            args.update(lock_timeout=300, _ansible_diff=True)
+        if module == "cdi_spec":
+            args["path"] = str(tmp_path / ("cdi-%d" % number) / "nvidia.yaml")
+        results.append(str(tmp_path / ("result-%d.json" % number)))
+        fork_server.start(module, args, results[-1])
+        if number == 0:
+            wait_for_holder(path)
+    results = [fork_server.result(result_file) for result_file in results]
+    for result in results:
+        assert result.get("failed") is not True and "NVML_ERROR" not in json.dumps(result), result
+    consistent = [[]] + [sorted(extra["layout"]) for module, extra, check in runs if module == "mig_instance"]
+    for (module, extra, check_mode), result in zip(runs, results):
+        if module == "gpu_info":
+            gpu3 = next(gpu for gpu in result["gpus"] if gpu["index"] == 3)
+            assert sorted(gi["profile"] for gi in gpu3["gpu_instances"]) in consistent, gpu3["gpu_instances"]
+        elif module == "mig_instance" and check_mode:
+            assert _profiles(result["diff"]["before"]["gpu3"]) in consistent, result["diff"]
+    writers = [(extra, result) for (module, extra, check), result in zip(runs, results) if module == "mig_instance" and not check]
+    last = [extra for extra, result in writers if all(other["diff"]["before"] != result["diff"]["after"] for _e, other in writers)]
+    assert len(last) == 1
+    assert sorted(gi["profile"] for gi in host_gpus(path)[3]["gpu_instances"]) == sorted(last[0]["layout"])

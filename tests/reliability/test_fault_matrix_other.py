@@ -70,15 +70,17 @@ def test_enabling_mig_with_a_failing_mode_change(host_dir, error):
     assert run_module("mig_mode", dict(ENABLE, simulator=path))["changed"] is False
 
 
-def test_a_reset_refused_while_a_process_holds_the_gpu(host_dir):
+def test_a_reset_refused_while_a_service_holds_the_gpu(host_dir):
+    """A service outside gpu_clients keeps GPU 2 busy (processes on the GPU are refused
+    before the first change, see test_check_mode.py); its reset fails."""
     path = _a100_host(host_dir)
-    simulated_host.update_host(path, processes=[{"pid": 4242, "gpu": 2, "name": "train.py"}])
+    simulated_host.update_host(path, units={"train": {"active": True, "gpus": [2]}})
     result = run_module("mig_mode", dict(ENABLE, simulator=path))
     _assert_reported(result, 2, "nvidia-smi --gpu-reset", "NVML_ERROR_IN_USE")
     assert _mode(path, 1) == (True, True)  # GPU 1 was reset before GPU 2 refused
     assert _mode(path, 2) == (False, True)  # requested, pending until a reset
     _assert_gpus_reported_as_they_are(result, path)
-    simulated_host.update_host(path, processes=[])
+    simulated_host.update_host(path, units={"train": {"active": False}})
     assert not run_module("mig_mode", dict(ENABLE, simulator=path)).get("failed")
     assert _mode(path, 2) == (True, True)
 

@@ -2,11 +2,14 @@
 module fails with a message that says what happened, never with a traceback, and
 changes nothing."""
 
+import json
+import os
+
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils import _nvml
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
-from reliability_support import HARDWARE_MODULES, run_module, tree_snapshot
+from reliability_support import HARDWARE_MODULES, journal_path, run_module, tree_snapshot
 
 LOST_HINT = "fallen off the bus"
 
@@ -128,3 +131,56 @@ def test_a_failing_nvml_shutdown_does_not_hide_the_result(host_factory, tmp_path
     assert "traceback" not in result, result["traceback"]
     if name == "mig_instance":
         assert result["changed"] and len(simulated_host.describe_host(path)["gpus"][0]["gpu_instances"]) == 1
+
+
+def test_a_lost_gpu_named_in_the_journal_blocks_only_itself(host_dir):
+    """Issue 16 case 5: a run was interrupted on GPUs 1 and 2, then GPU 2 fell off the bus.
+    Runs on other GPUs settle GPU 1 and go on; the journal keeps GPU 2's entry; a run on
+    GPU 2 fails naming it and what to do; once GPU 2 answers again the next run settles it."""
+    from reliability_plans import PLANS, build_host, host_gpus, layout_key
+    from test_interruption import die_between_call_and_journal
+
+    plan = next(plan for plan in PLANS if plan.name == "h100-reshape")
+    path = build_host(host_dir, plan)
+    initial = dict((index, layout_key(gpu["gpu_instances"])) for index, gpu in host_gpus(path).items())
+    die_between_call_and_journal(plan, path, 2, 3)
+    simulated_host.update_host(path, faults=[{"gpu": 2, "lost": True}])
+
+    other = run_module("mig_instance", {"simulator": path, "gpus": ["0"], "layout": ["7g.80gb"]})
+    assert other.get("failed") is not True, other.get("msg", other)
+    assert other["recovered"] is True and other["unsettled_gpus"] == [2]
+    assert layout_key(host_gpus(path)[1]["gpu_instances"]) == initial[1]
+    with open(journal_path(path)) as handle:
+        assert sorted(json.load(handle)["gpus"]) == ["2"]
+    mode = run_module("mig_mode", {"simulator": path, "gpus": ["0"], "state": "enabled"})
+    assert mode.get("failed") is not True and mode["unsettled_gpus"] == [2], mode.get("msg", mode)
+
+    blocked = run_module("mig_instance", {"simulator": path, "gpus": ["2"], "layout": ["7g.80gb"]})
+    _assert_clear_failure(blocked)
+    assert blocked["gpu"] == 2 and blocked["error"] == "NVML_ERROR_GPU_IS_LOST"
+    assert LOST_HINT in blocked["msg"]
+
+    simulated_host.update_host(path, faults=[{"gpu": 2, "lost": False}])
+    settled = run_module("mig_instance", {"simulator": path, "gpus": ["0"], "layout": ["7g.80gb"]})
+    assert settled.get("failed") is not True and settled["recovered"] is True, settled.get("msg", settled)
+    assert layout_key(host_gpus(path)[2]["gpu_instances"]) == initial[2]
+    assert not os.path.exists(journal_path(path))
+
+
+def test_a_journal_gpu_that_cannot_list_its_instances_names_the_journal(host_dir):
+    """The GPU answers but its instances cannot be read: a run on it fails naming the
+    journal and what to do; a run on another GPU goes on."""
+    from reliability_plans import PLANS, build_host
+    from test_interruption import die_between_call_and_journal
+
+    plan = next(plan for plan in PLANS if plan.name == "h100-reshape")
+    path = build_host(host_dir, plan)
+    die_between_call_and_journal(plan, path, 2, 3)
+    simulated_host.update_host(
+        path, faults=[{"function": "nvmlDeviceGetGpuInstances", "error": "NVML_ERROR_GPU_IS_LOST", "gpu": 2, "persistent": True}]
+    )
+    blocked = run_module("mig_mode", {"simulator": path, "gpus": ["2"], "state": "enabled"})
+    _assert_clear_failure(blocked)
+    assert blocked["gpu"] == 2 and journal_path(path) in blocked["msg"] and "next run settles" in blocked["msg"]
+    other = run_module("mig_mode", {"simulator": path, "gpus": ["4"], "state": "enabled"})
+    assert other.get("failed") is not True and other["unsettled_gpus"] == [2], other.get("msg", other)

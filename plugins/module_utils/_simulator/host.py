@@ -8,7 +8,8 @@ State file layout (JSON, format 1; state.py locks and writes it atomically):
 
   format: 1
   preset: preset name (presets.PRESETS)
-  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes
+  root: directory of the host's files (``<state file>.root``): dev/ and proc/, see devnodes;
+        driver/ (the simulated driver installation), see driver_files
   host_seed: seed of the deterministic GPU UUIDs and serials (the state file's path)
   driver_version, cuda_driver_version: what nvmlSystemGet*Version report
   reset_supported: whether GPU reset works; at creation it follows the preset's
@@ -52,8 +53,9 @@ import hashlib
 import os
 import shutil
 
+from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
-from . import devnodes, machine
+from . import devnodes, driver_files, machine
 from .nvml_lib import IMPLEMENTED_FUNCTIONS
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
 from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, write_state
@@ -61,7 +63,7 @@ from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, writ
 #: GPU client services every simulated host knows (inactive until started).
 DEFAULT_UNITS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
 
-_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units")
+_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode")
 
 
 class SimulatedHostError(MigError):
@@ -81,11 +83,11 @@ def _root(path):
 
 
 def paths(path):
-    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path.
-    Raises SimulatorStateError when no simulated host exists at ``path``."""
+    """Where the host's files are: root, dev_root (CDI hostPath prefix), mig_minors_path,
+    driver_root. Raises SimulatorStateError when no simulated host exists at ``path``."""
     if not os.path.exists(path):
         raise SimulatorStateError("simulated host state file %s does not exist" % os.path.abspath(path))
-    return devnodes.root_paths(_root(path))
+    return dict(devnodes.root_paths(_root(path)), driver_root=driver_files.driver_root(_root(path)))
 
 
 def _serial(seed, index):
@@ -244,6 +246,10 @@ def apply_options(state, options):
     changes, lost = {}, {}
     if options.get("reset_supported") is not None:
         changes["reset_supported"] = _check_bool("reset_supported", options["reset_supported"])
+    if options.get("virtualization_mode") is not None:
+        if options["virtualization_mode"] not in VIRTUALIZATION_MODES:
+            raise InputError("virtualization_mode", options["virtualization_mode"], "unknown virtualization mode", sorted(VIRTUALIZATION_MODES))
+        changes["virtualization_mode"] = options["virtualization_mode"]
     if options.get("processes") is not None:
         changes["processes"] = _processes(state, options["processes"])
     if options.get("faults") is not None:
@@ -266,10 +272,10 @@ def apply_options(state, options):
 
 
 def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=None, faults=None, latency=None,
-                units=None, replace=False):
+                units=None, replace=False, virtualization_mode=None):
     """Create a simulated host from ``preset``; returns its state. An existing host at
-    ``path`` is only replaced with ``replace=True``. ``reset_supported`` None: as the
-    preset's virtualization mode implies."""
+    ``path`` is only replaced with ``replace=True``. ``virtualization_mode`` None: the
+    preset's; ``reset_supported`` None: as the virtualization mode implies."""
     if preset not in PRESETS:
         raise InputError("preset", preset, "unknown preset", sorted(PRESETS))
     path = os.path.abspath(path)
@@ -283,7 +289,7 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "host_seed": path,
         "driver_version": spec["driver_version"],
         "cuda_driver_version": spec["cuda_driver_version"],
-        "reset_supported": reset_supported_by_default(preset),
+        "reset_supported": reset_supported_by_default(virtualization_mode or spec["virtualization_mode"]),
         "generation": 0,
         "gpus": [{
             "index": index,
@@ -304,14 +310,15 @@ def create_host(path, preset, fabric_mode=None, reset_supported=None, processes=
         "mutating_calls": {},
         "fabric": _fabric(spec),
     }
-    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported,
-                              processes=processes, faults=faults, latency=latency, units=units))
+    apply_options(state, dict(fabric_mode=fabric_mode, reset_supported=reset_supported, processes=processes,
+                              faults=faults, latency=latency, units=units, virtualization_mode=virtualization_mode))
     if replace and os.path.exists(state["root"]):
         shutil.rmtree(state["root"])
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     devnodes.build_tree(state)
+    driver_files.build_tree(state)
     write_state(path, state)
     return state
 

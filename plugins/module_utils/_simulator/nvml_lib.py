@@ -524,7 +524,7 @@ def _no_processes(call, handle, count_ref, infos):
 @_nvml("nvmlDeviceGetVirtualizationMode")
 def _virtualization_mode(call, handle, mode_ref):
     call.full_device(handle)
-    mode = PRESETS[call.state["preset"]]["virtualization_mode"]
+    mode = call.state.get("virtualization_mode") or PRESETS[call.state["preset"]]["virtualization_mode"]
     _set_value(mode_ref, VIRTUALIZATION_MODES[mode])
 
 

@@ -298,6 +298,6 @@ PRESETS.update({
 _GUEST_MODES = ("passthrough", "vgpu_guest")
 
 
-def reset_supported_by_default(preset):
-    """Whether GPUs of a host created from ``preset`` (a PRESETS key) can be reset."""
-    return PRESETS[preset]["virtualization_mode"] not in _GUEST_MODES
+def reset_supported_by_default(virtualization_mode):
+    """Whether GPUs that report ``virtualization_mode`` can be reset (not from inside a guest)."""
+    return virtualization_mode not in _GUEST_MODES

@@ -88,3 +88,46 @@ def official_schema_validator():
     defs = Resource.from_contents(json.loads(defs_file.read_text()), default_specification=DRAFT7)
     registry = Registry().with_resource("defs.json", defs)
     return Draft7Validator(json.loads(schema_file.read_text()), registry=registry)
+
+
+CAPTURE_VERSION = "580.159.04"
+CAPTURE_ROOT = "/usr/local/nvidia"
+CAPTURE_FILES = Path(__file__).resolve().parent / "data" / "h200-580.159.04-driver-files.txt"
+
+
+def capture_driver_root(base):
+    """The driver root of the captured H200 (driver 580.159.04 under /usr/local/nvidia),
+    rebuilt under ``base`` from its file list: every file (a placeholder, not ELF, so
+    SONAMEs come from the installer's links) and every link with its real target.
+    Returns the new driver root."""
+    root = Path(base) / CAPTURE_ROOT.lstrip("/")
+    for line in CAPTURE_FILES.read_text().splitlines():
+        fields = line.split()
+        path = root / fields[0][len(CAPTURE_ROOT) + 1:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fields[1] == "l":
+            path.symlink_to(fields[2])
+        else:
+            path.write_bytes(b"placeholder for a %s-byte driver file\n" % fields[2].encode())
+            path.chmod(0o755 if "/bin/" in fields[0] else 0o644)
+    return str(root)
+
+
+def capture_driver(base):
+    """The captured H200's driver files as discovery finds them, with host paths shown
+    under /usr/local/nvidia (where they were) instead of ``base``."""
+    from ansible_collections.gpuops.mig.plugins.module_utils._cdi_driver import discover
+
+    root = capture_driver_root(base)
+
+    def rebased(path):
+        return CAPTURE_ROOT + path[len(root):]
+
+    driver = discover(root, CAPTURE_VERSION)
+    return driver._replace(
+        root=CAPTURE_ROOT,
+        libraries=[library._replace(host_path=rebased(library.host_path)) for library in driver.libraries],
+        binaries=[(name, rebased(path)) for name, path in driver.binaries],
+        firmware=[(relative, rebased(path)) for relative, path in driver.firmware],
+        ipc=[(container, rebased(path)) for container, path in driver.ipc],
+    )

@@ -108,10 +108,14 @@ def test_wrong_mode_alone_is_fixed_in_place(tmp_path):
     assert os.stat(str(path)).st_ino == inode
 
 
-def test_unparsable_file_is_replaced(tmp_path):
+def test_unparsable_file_is_kept_unless_forced(tmp_path):
     path = tmp_path / "nvidia.yaml"
     path.write_text("devices: [unclosed\n")
-    changed, before = _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
+    with pytest.raises(InputError) as raised:
+        _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
+    assert raised.value.option == "path" and "force=true" in str(raised.value)
+    assert path.read_text() == "devices: [unclosed\n"
+    changed, before = _cdi.ensure_spec(str(path), _mixed_spec(), 0o644, force=True)
     assert changed is True and before == {}
     assert yaml.safe_load(path.read_text()) == _mixed_spec()
 
@@ -144,7 +148,7 @@ def test_invalid_spec_is_refused_before_the_file_is_touched(tmp_path):
 def test_remove_spec(tmp_path):
     path = tmp_path / "nvidia.json"
     _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
-    assert _cdi.remove_spec(str(path), check_mode=True)[0] is True
+    assert _cdi.remove_spec(str(path), "nvidia.com/gpu", check_mode=True)[0] is True
     assert path.exists()
     changed, before = _cdi.remove_spec(str(path))
     assert changed is True and before == _mixed_spec()

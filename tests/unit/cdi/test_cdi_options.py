@@ -13,7 +13,10 @@ def test_defaults_are_the_documented_ones():
     assert options.strategies == ("index", "uuid")
     assert options.state == "present"
     assert options.mode == 0o644
-    assert options.dev_root is None and options.mig_minors_path is None
+    assert options.dev_root is None and options.mig_minors_path is None and options.driver_root is None
+    assert (options.hooks, options.hook_path, options.discovery_mode) == ("auto", None, "nvml")
+    assert options.force is False and options.allow_writable_directory is False
+    assert _cdi.spec_options({"discovery_mode": "management"}).kind == "management.nvidia.com/gpu"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +26,11 @@ def test_defaults_are_the_documented_ones():
         ({"kind": "nvidia.com/"}, "kind"),
         ({"device_name_strategies": ["index", "bus-id"]}, "device_name_strategies"),
         ({"mode": "rw-r--r--"}, "mode"),
+        ({"driver_root": "run/nvidia/driver"}, "driver_root"),
+        ({"hooks": "always"}, "hooks"),
+        ({"hooks": "none", "hook_path": "/usr/bin/nvidia-cdi-hook"}, "hook_path"),
+        ({"hook_path": "nvidia-ctk"}, "hook_path"),
+        ({"discovery_mode": "csv"}, "discovery_mode"),
     ],
 )
 def test_bad_options_fail_naming_the_option(params, option):

@@ -125,11 +125,15 @@ def test_busy_instances_are_only_destroyed_with_force(make_host):
         apply(simulator, ["7g.80gb"], gpus=["0", "1"])
     assert "gi %d" % busy.gi_id in str(refused.value) and refused.value.details()["blocking"][0]["processes"] == [4242]
     assert layouts(simulator) == before
-    # with force the plan destroys it, NVML refuses (the process holds it): everything is rolled back
-    with pytest.raises(_reconcile.RunFailed) as raised:
-        apply(simulator, ["7g.80gb"], gpus=["0", "1"], force=True)
-    assert raised.value.details()["error"] == "NVML_ERROR_IN_USE"
-    assert layouts(simulator) == before
+    # with force the plan would destroy it, which NVML refuses while the process holds it:
+    # refused before the first change, and check mode predicts exactly that
+    calls = mutating_calls(simulator)
+    for check_mode in (True, False):
+        with pytest.raises(PlacementError) as forced:
+            apply(simulator, ["7g.80gb"], gpus=["0", "1"], force=True, check_mode=check_mode)
+        assert "processes 4242" in str(forced.value) and "IN_USE" in str(forced.value)
+        assert forced.value.details()["blocking"][0]["gi_id"] == busy.gi_id
+    assert layouts(simulator) == before and mutating_calls(simulator) == calls
 
 
 class ConcurrencyProbe(object):

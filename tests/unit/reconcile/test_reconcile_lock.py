@@ -8,15 +8,18 @@ import sys
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import LockTimeout, host_files, host_lock
+from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
+from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import EXCLUSIVE, SHARED, LockTimeout, host_files, host_lock
 
-from reconcile_support import apply, layouts, mutating_calls
+from reconcile_support import apply, layouts, mutating_calls, opened
 
 BUILD_DEV = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "build", "dev"))
 HOLDER = r"""
 import sys
 sys.path.insert(0, sys.argv[2])
-from ansible_collections.gpuops.mig.plugins.module_utils._reconcile import host_lock
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import host_lock
 with host_lock(sys.argv[1], 5, "gpuops.mig.mig_instance"):
     print("held", flush=True)
     sys.stdin.readline()
@@ -88,3 +91,69 @@ def test_a_locked_host_is_left_unchanged(make_host, holder):
         apply(simulator, ["2g.12gb", "2g.12gb"], lock_timeout=0.1)
     assert mutating_calls(simulator) == calls
     assert layouts(simulator) == {0: [], 1: [], 2: [], 3: []}
+
+
+SHARED_HOLDER = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import SHARED, host_lock
+with host_lock(sys.argv[1], 5, "gpuops.mig.gpu_info", mode=SHARED):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _shared_holder(path):
+    child = subprocess.Popen([sys.executable, "-c", SHARED_HOLDER, path, BUILD_DEV], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             universal_newlines=True)
+    assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_readers_share_the_lock_and_keep_a_writer_out(tmp_path):
+    path = str(tmp_path / "gpuops-mig.lock")
+    reader = _shared_holder(path)
+    try:
+        with host_lock(path, 0, "gpuops.mig.cdi_spec", mode=SHARED) as held:  # a second reader gets in at once
+            assert held["mode"] == SHARED
+        with pytest.raises(LockTimeout) as raised:
+            with host_lock(path, 0.2, "gpuops.mig.mig_instance"):
+                pass
+        assert "readers such as gpu_info" in str(raised.value)
+    finally:
+        reader.kill()
+        reader.communicate()
+    with host_lock(path, 0, "gpuops.mig.mig_instance") as held:
+        assert held["mode"] == EXCLUSIVE
+
+
+def test_a_reader_waits_for_a_writer(tmp_path, holder):
+    path = str(tmp_path / "gpuops-mig.lock")
+    child = holder(path)
+    with pytest.raises(LockTimeout) as raised:
+        with host_lock(path, 0.2, "gpuops.mig.gpu_info", mode=SHARED):
+            pass
+    assert "pid %d" % child.pid in str(raised.value)
+
+
+def test_a_change_runs_under_a_lock_its_caller_holds(make_host):
+    """run(lock=held): one exclusive lock for a whole host pass, not taken twice (taking
+    it again would wait for itself and time out)."""
+    simulator = make_host("a30-x4")
+    with host_lock(host_files(simulator)[0], 0, "gpuops.mig.mig_instance") as held:
+        with opened(simulator) as hardware:
+            done = _reconcile.InstanceChange(hardware, lambda: desired_state({"layout": ["2g.12gb"]}, hardware, hardware.select(["1"]))).run(
+                lock_timeout=0, lock=held
+            )
+            mode = _reconcile.MigModeChange(hardware, hardware.select(["2"]), True).run(lock_timeout=0, lock=held)
+    assert done["changed"] is True and mode["changed"] is False
+    assert [view.split("@")[0] for view in layouts(simulator)[1]] == ["2g.12gb"]
+
+
+def test_a_shared_lock_is_not_enough_for_a_change(make_host):
+    simulator = make_host("a30-x4")
+    with host_lock(host_files(simulator)[0], 0, "gpuops.mig.gpu_info", mode=SHARED) as held:
+        with opened(simulator) as hardware:
+            with pytest.raises(MigError) as refused:
+                _reconcile.MigModeChange(hardware, hardware.select(["2"]), True).run(lock=held)
+    assert "exclusively" in str(refused.value)

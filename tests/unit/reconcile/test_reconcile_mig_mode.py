@@ -39,13 +39,13 @@ def test_check_mode_predicts_the_run_and_only_pending_gpus_are_reset(make_host, 
 
 
 def test_gpu_clients_are_started_again_when_the_change_fails(make_host):
-    simulator = make_host("a30-x4", mig=False, units={"nvidia-dcgm": {"active": True}})
-    simulated_host.update_host(simulator, processes=[{"pid": 777, "gpu": 2, "name": "trainer"}])
+    # a service outside gpu_clients keeps GPU 2 busy: its reset fails
+    simulator = make_host("a30-x4", mig=False, units={"nvidia-dcgm": {"active": True}, "trainer": {"active": True, "gpus": [2]}})
     with pytest.raises(_reconcile.RunFailed) as raised:
         change(simulator, True, gpu_clients=["nvidia-dcgm", "nvidia-k8s-device-plugin"])
     assert raised.value.details()["call"] == "nvidia-smi --gpu-reset" and raised.value.details()["gpu"] == 2
     assert [action["action"] for action in raised.value.details()["actions"] if "unit" in action] == ["stop_unit", "start_unit"]
-    assert simulated_host.unit_states(simulator) == {"nvidia-dcgm": True, "nvidia-k8s-device-plugin": False}
+    assert simulated_host.unit_states(simulator) == {"nvidia-dcgm": True, "nvidia-k8s-device-plugin": False, "trainer": True}
     assert resets(simulator) == [1, 1, 0, 0]  # GPUs before the busy one were reset, none after
 
 
@@ -71,3 +71,18 @@ def test_a_passthrough_host_or_reset_never_asks_for_a_reboot(make_host):
         assert modes(simulator) == [(False, True)] * 4 and resets(simulator) == [0] * 4
         again = change(simulator, True, **options)
         assert again["changed"] is False and again["reboot_required"] is True
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_reset_that_processes_would_refuse_fails_before_any_change(make_host, check_mode):
+    """Check mode predicts the failure the real run has, and the real run has it before
+    the first change (not after resetting the GPUs before the busy one)."""
+    simulator = make_host("a30-x4", mig=False, units={"nvidia-dcgm": {"active": True}})
+    simulated_host.update_host(simulator, processes=[{"pid": 777, "gpu": 2, "name": "trainer"}])
+    calls = simulated_host.describe_host(simulator)["mutating_calls"]
+    with pytest.raises(PlacementError) as refused:
+        change(simulator, True, check_mode=check_mode, gpu_clients=["nvidia-dcgm"])
+    assert "GPU 2: processes 777" in str(refused.value) and refused.value.details()["gpu"] == 2
+    assert simulated_host.describe_host(simulator)["mutating_calls"] == calls
+    assert resets(simulator) == [0, 0, 0, 0] and modes(simulator) == [(False, False)] * 4
+    assert simulated_host.unit_states(simulator)["nvidia-dcgm"] is True
