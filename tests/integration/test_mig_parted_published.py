@@ -38,7 +38,7 @@ FULL_MATRIX = "GPUOPS_MIG_PUBLISHED_FULL_MATRIX"
 #: wait for a reboot (reboot_required; mig_mode's tests cover them).
 PRESETS = dict(
     (name, preset) for name, preset in ALL_PRESETS.items()
-    if reset_supported_by_default(name) or BOARDS[preset["board"]]["architecture"] != ARCH_AMPERE
+    if reset_supported_by_default(preset["virtualization_mode"]) or BOARDS[preset["board"]]["architecture"] != ARCH_AMPERE
 )
 PLAIN_FILES = ("mig-parted--examples_config.yaml", "mig-parted--examples_dgx-station-80gb-config.yaml",
                "deepops--config.example_nvidia-mig-config.yml")
