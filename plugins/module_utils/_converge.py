@@ -355,6 +355,8 @@ def _converge(session):
         if cdi is not None:
             result["cdi_spec"] = refresh_cdi_spec(cdi, hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]
+    if getattr(desired, "warnings", None):  # what a mig-parted config names that this host lacks
+        result["warnings"] = list(desired.warnings)
     return result
 
 

@@ -41,7 +41,20 @@ from ._profiles import parse, resolve
 Wanted = namedtuple("Wanted", ["profile", "placement", "compute"])
 
 #: The desired state of one GPU: ``mig_enabled`` and the complete list of Wanted.
-DesiredGpu = namedtuple("DesiredGpu", ["index", "mig_enabled", "wanted"])
+#: ``mig_required``: MIG mode must be on even when no instance is wanted (a mig-parted
+#: entry with ``mig-enabled: true``, such as ``all-enabled``); otherwise an empty list on a
+#: GPU with MIG disabled leaves its MIG mode alone (``state: absent``).
+DesiredGpu = namedtuple("DesiredGpu", ["index", "mig_enabled", "wanted", "mig_required"])
+DesiredGpu.__new__.__defaults__ = (False,)
+
+
+class DesiredState(dict):
+    """{GPU index: DesiredGpu}, with ``warnings`` for the module result: what the input
+    asks for that this host ignores (a mig-parted entry selecting none of its GPUs)."""
+
+    def __init__(self, items=(), warnings=()):
+        super(DesiredState, self).__init__(items)
+        self.warnings = list(warnings)
 
 LAYOUT_KEYS = ("profile", "count", "placement", "compute_instances")
 FORMS = ("layout", "requirements", "mig_parted_config", "gpu_layouts", "layout_preset")
@@ -62,7 +75,8 @@ LAYOUT_PRESETS = {
 
 
 def desired_state(params, hardware, devices, uses_fabric_partitions=None):
-    """{GPU index: DesiredGpu} for the selected ``devices`` (GpuDevice list).
+    """{GPU index: DesiredGpu} for the selected ``devices`` (GpuDevice list); for a
+    mig-parted config a DesiredState, whose ``warnings`` belong in the module result.
 
     ``uses_fabric_partitions(index)`` tells requirement-based selection whether the GPU
     belongs to an active NVSwitch fabric partition. Raises InputError before anything
@@ -246,7 +260,12 @@ def from_requirements(requirements, profiles, capabilities, sharing_strategy, us
 
 
 def from_mig_parted(option, hardware, devices):
-    """{index: DesiredGpu} for the GPUs a mig-parted config selects."""
+    """DesiredState for the GPUs a mig-parted config selects.
+
+    A profile the GPU does not offer, or a layout that cannot fit even on an empty GPU,
+    fails here naming the file, config, entry, GPU and board; a config selecting no GPU of
+    the host, or GPU indices it lacks, only warns (mig-parted ignores them).
+    """
     keys = ["file", "content", "name"]
     if not isinstance(option, dict) or bool(option.get("file")) == (option.get("content") is not None):
         raise InputError(
@@ -263,18 +282,48 @@ def from_mig_parted(option, hardware, devices):
         if option.get("name") and error.value == option["name"]:
             raise InputError("mig_parted_config.name", option["name"], "no such config under mig-configs", error.valid)
         raise
-    desired = {}
+    desired = DesiredState(warnings=list(config.warnings) + config.selection_warnings(hardware.healthy_devices()))
     for device in devices:
-        wanted = config.desired_for(device)
-        if wanted is None:
+        entry = config.entry_for(device)
+        if entry is None:
             continue
-        enabled, counts = wanted
         profiles = hardware.gpu_instance_profiles(device.index)
         items = []
-        for name, count in sorted(counts.items()):
-            items.extend(_named(name, profiles, "mig_parted_config[%s].mig-devices.%s" % (config.name, name), count))
-        desired[device.index] = DesiredGpu(device.index, enabled, tuple(items))
+        for name, count in sorted(entry.mig_devices.items()):
+            items.extend(_config_profile(config, entry, device, name, profiles, count))
+        _check_fits_empty_gpu(config, entry, device, profiles, items)
+        desired[device.index] = DesiredGpu(device.index, entry.mig_enabled, tuple(items), entry.mig_enabled)
     return desired
+
+
+def _gpu_text(device):
+    return "GPU %d (%s, PCI device id 0x%08X)" % (device.index, device.name, device.pci_device_id)
+
+
+def _config_profile(config, entry, device, name, profiles, count):
+    """``count`` Wanted of a mig-devices name, or ConfigError naming where and which GPU."""
+    from ._migparted import ConfigError
+
+    try:
+        return _named(name, profiles, "mig-devices.%s" % name, count)
+    except InputError as error:
+        raise ConfigError(
+            config.source,
+            "%s: %s" % (_gpu_text(device), error.problem),
+            config=config.name, entry=entry.index, field="mig-devices.%s" % name, value=name, valid=error.valid,
+        )
+
+
+def _check_fits_empty_gpu(config, entry, device, profiles, items):
+    """Refuse a config entry whose instances cannot exist together on the GPU at all (memory
+    slots, instance counts, media engines), whatever is on it now."""
+    from ._migparted import ConfigError
+    from ._placement import PlacementError, place
+
+    try:
+        place(profiles, [Desired(item.profile, None, ()) for item in items])
+    except PlacementError as error:
+        raise ConfigError(config.source, "%s: %s" % (_gpu_text(device), error), config=config.name, entry=entry.index, field="mig-devices")
 
 
 def placement_items(wanted, profiles):

@@ -23,6 +23,14 @@ Deliberate differences from mig-parted, documented in docs/mig-parted.md: an unq
 subsystem-qualified filters (``0x20B010DE:0x...``) are refused because NVML's packed
 device id does not carry the subsystem.
 
+Reading follows mig-parted (its ``nvidia-mig-parted`` reads files with sigs.k8s.io/yaml's
+non-strict ``Unmarshal``): a key defined twice is accepted and its last definition wins;
+here that also gives a warning naming the file and line. Files are untrusted input: only
+regular files up to :data:`MAX_FILE_BYTES` are read (a FIFO or ``/dev/zero`` is refused,
+never waited on), and a document whose aliases would expand to more than
+:data:`MAX_EXPANDED_NODES` YAML nodes is refused before it is built (mig-parted refuses
+"excessive aliasing" too). Messages show values shortened, never an expanded document.
+
 Profile names are only checked for syntax and canonicalised here
 (``_profiles.canonical``); whether a GPU offers them is decided later against the
 device's own profile list (``_profiles.resolve``).
@@ -36,7 +44,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
+import stat
 from collections import namedtuple
 
 from collections.abc import Mapping
@@ -56,6 +66,17 @@ VERSION = "v1"
 #: Module option the errors are attributed to (mig_instance's ``mig_parted_config``).
 OPTION = "mig_parted_config"
 
+#: Largest config file read. NVIDIA's default file is 12 KiB; this bounds what a wrong or
+#: hostile path (a device, a huge file) can cost.
+MAX_FILE_BYTES = 1024 * 1024
+
+#: Most YAML nodes a document may stand for with its aliases expanded (NVIDIA's default
+#: file: about 1,500). Bounds "billion laughs" documents.
+MAX_EXPANDED_NODES = 100000
+
+#: Longest rendering of a value in a message.
+_SHOWN_CHARS = 120
+
 _TOP_LEVEL_FIELDS = ("version", "mig-configs")
 _ENTRY_FIELDS = ("device-filter", "devices", "mig-enabled", "mig-devices")
 _REQUIRED_ENTRY_FIELDS = ("devices", "mig-enabled")
@@ -71,6 +92,8 @@ class ConfigError(InputError):
     """A mig-parted config is unreadable or invalid; says where (file, config, entry, field)."""
 
     def __init__(self, source, problem, config=None, entry=None, field=None, value=None, valid=None):
+        if isinstance(value, (Mapping, list)) and len(repr(value)) > _SHOWN_CHARS:
+            value = shown(value)
         super(ConfigError, self).__init__(OPTION, value, problem, valid)
         self.source = source
         self.config = config
@@ -88,6 +111,12 @@ class ConfigError(InputError):
         return details
 
 
+def shown(value):
+    """``repr(value)`` cut to a readable length (values can be large: they come from files)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
 def _location(config, entry, field):
     """``mig-configs.NAME[ENTRY].FIELD`` for the parts that are known."""
     if config is None:
@@ -101,24 +130,50 @@ def _location(config, entry, field):
 
 
 class MigPartedConfig(object):
-    """One selected config of a mig-parted file, ready to be matched against GPUs."""
+    """One selected config of a mig-parted file, ready to be matched against GPUs.
 
-    def __init__(self, source, name, entries):
+    ``warnings``: what reading the file noticed without failing (duplicate keys).
+    """
+
+    def __init__(self, source, name, entries, warnings=()):
         self.source = source
         self.name = name
         self.entries = tuple(entries)
+        self.warnings = tuple(warnings)
 
-    def desired_for(self, gpu):
-        """What this config wants for ``gpu`` (a ``_model.GpuDevice``).
+    def where(self, entry=None, field=None):
+        """``mig-parted config FILE: mig-configs.NAME[ENTRY].FIELD`` for messages."""
+        return "mig-parted config %s: %s" % (self.source, _location(self.name, entry, field))
 
-        Returns None when no entry selects the GPU (it is left as it is), else
-        ``(mig_enabled, {canonical profile name: count})`` (counts > 0; empty when MIG
-        is disabled or wanted without instances). Raises ConfigError when two entries
-        select the same GPU, since mig-parted's outcome then depends on entry order.
+    def selection_warnings(self, host_gpus):
+        """What the config names that the host lacks (``host_gpus``: every GpuDevice): GPU
+        indices it does not have, or no GPU selected at all. mig-parted ignores both
+        silently; a config written for another host shape then does less than its author
+        expects. (One entry selecting nothing is normal: configs such as all-balanced carry
+        one entry per board model.)"""
+        indices = set(gpu.index for gpu in host_gpus)
+        warnings = []
+        for entry in self.entries:
+            missing = sorted(set(entry.devices or ()) - indices)
+            if missing:
+                warnings.append(
+                    "%s names GPU index(es) %s, which this host does not have (it has %s); ignored, as mig-parted does"
+                    % (self.where(entry.index, "devices"), ", ".join(str(index) for index in missing), _index_range(indices))
+                )
+        if not any(_selects(entry, gpu) for entry in self.entries for gpu in host_gpus):
+            warnings.append(
+                "%s selects no GPU of this host (%s; the host has %s); nothing is changed, as with mig-parted"
+                % (self.where(), "; ".join(_selection_text(entry) for entry in self.entries), _models(host_gpus))
+            )
+        return warnings
+
+    def entry_for(self, gpu):
+        """The Entry selecting ``gpu`` (a ``_model.GpuDevice``), or None.
+
+        Raises ConfigError when two entries select the same GPU, since mig-parted's
+        outcome then depends on entry order.
         """
         matching = [entry for entry in self.entries if _selects(entry, gpu)]
-        if not matching:
-            return None
         if len(matching) > 1:
             raise ConfigError(
                 self.source,
@@ -130,7 +185,19 @@ class MigPartedConfig(object):
                 field="devices",
                 value=gpu.index,
             )
-        entry = matching[0]
+        return matching[0] if matching else None
+
+    def desired_for(self, gpu):
+        """What this config wants for ``gpu`` (a ``_model.GpuDevice``).
+
+        Returns None when no entry selects the GPU (it is left as it is), else
+        ``(mig_enabled, {canonical profile name: count})`` (counts > 0; empty when MIG
+        is disabled or wanted without instances). Raises ConfigError when two entries
+        select the same GPU, since mig-parted's outcome then depends on entry order.
+        """
+        entry = self.entry_for(gpu)
+        if entry is None:
+            return None
         return entry.mig_enabled, dict(entry.mig_devices)
 
 
@@ -138,6 +205,24 @@ def _selects(entry, gpu):
     if entry.device_filter and gpu.pci_device_id not in entry.device_filter:
         return False
     return entry.devices is None or gpu.index in entry.devices
+
+
+def _index_range(indices):
+    return "no GPU" if not indices else "GPU %d" % min(indices) if len(indices) == 1 else "GPUs %d-%d" % (min(indices), max(indices))
+
+
+def _models(gpus):
+    counts = {}
+    for gpu in gpus:
+        counts[gpu.pci_device_id] = counts.get(gpu.pci_device_id, 0) + 1
+    return ", ".join("%d x %s" % (count, format_device_id(packed)) for packed, count in sorted(counts.items())) or "no GPU"
+
+
+def _selection_text(entry):
+    devices = "devices: all" if entry.devices is None else "devices: %s" % list(entry.devices)
+    if not entry.device_filter:
+        return devices
+    return "device-filter: %s, %s" % (", ".join(format_device_id(packed) for packed in entry.device_filter), devices)
 
 
 def format_device_id(packed):
@@ -153,7 +238,7 @@ def load(source, name=None):
     playbook). ``name`` may be omitted when the file holds exactly one config, as with
     ``nvidia-mig-parted apply`` without ``-c``.
     """
-    label, document = _document(source)
+    label, document, warnings = _document(source)
     configs = _validated_configs(label, document)
     if name is None:
         if len(configs) != 1:
@@ -161,30 +246,65 @@ def load(source, name=None):
         name = next(iter(configs))
     if name not in configs:
         raise ConfigError(label, "config %r not found" % name, value=name, valid=sorted(configs))
-    return MigPartedConfig(label, name, configs[name])
+    return MigPartedConfig(label, name, configs[name], warnings)
 
 
 def _document(source):
-    """(label for messages, parsed document) of a path, a text or a parsed mapping."""
+    """(label for messages, parsed document, warnings) of a path, a text or a parsed mapping."""
     if isinstance(source, Mapping):
-        return "<inline>", source
+        return "<inline>", source, []
     if not isinstance(source, str) or not source.strip():
-        raise ConfigError(repr(source), "expected the path of a config file, its YAML text, or the parsed document")
+        raise ConfigError(shown(source), "expected the path of a config file, its YAML text, or the parsed document")
     if "\n" in source or source.lstrip().startswith("{"):
         label, text = "<text>", source
     else:
-        label = source
-        try:
-            with open(source, "r", encoding="utf-8") as handle:
-                text = handle.read()
-        except (IOError, OSError) as error:
-            raise ConfigError(label, "cannot read the file: %s" % (error.strerror or error))
-        except UnicodeDecodeError as error:
-            raise ConfigError(label, "not UTF-8 text: %s" % error)
+        label, text = source, _read_file(source)
+    duplicates = []
     try:
-        return label, parse_yaml(text)
+        document = parse_yaml(text, duplicates)
     except ValueError as error:
         raise ConfigError(label, "not valid YAML: %s" % error)
+    warnings = [
+        "mig-parted config %s: line %d: key %s is defined twice; the last definition is used, as mig-parted does"
+        % (label, line, shown(key))
+        for key, line in duplicates
+    ]
+    return label, document, warnings
+
+
+def _read_file(path):
+    """The text of a regular file of at most MAX_FILE_BYTES, or ConfigError.
+
+    Opened non-blocking so that a FIFO is refused instead of waited on; symbolic links are
+    followed (Kubernetes mounts ConfigMap keys as links), what they lead to is checked.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise ConfigError(path, "cannot read the file: %s" % (error.strerror or error))
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise ConfigError(path, "not a regular file (%s); a mig-parted config must be a file" % _file_kind(mode))
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise ConfigError(path, "cannot read the file: %s" % (error.strerror or error))
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(path, "the file is larger than %d bytes, too large for a mig-parted config" % MAX_FILE_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, "not UTF-8 text: %s" % error)
+
+
+def _file_kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _validated_configs(label, document):
@@ -194,17 +314,17 @@ def _validated_configs(label, document):
     if "version" not in document:
         raise ConfigError(label, "missing required field 'version'", field="version", valid=[VERSION])
     if document["version"] != VERSION:
-        raise ConfigError(label, "unknown version %r" % (document["version"],), field="version", value=document["version"], valid=[VERSION])
+        raise ConfigError(label, "unknown version %s" % shown(document["version"]), field="version", value=document["version"], valid=[VERSION])
     for field in document:
         if field not in _TOP_LEVEL_FIELDS:
-            raise ConfigError(label, "unexpected field %r" % (field,), field=str(field), valid=_TOP_LEVEL_FIELDS)
+            raise ConfigError(label, "unexpected field %s" % shown(field), field=str(field), valid=_TOP_LEVEL_FIELDS)
     configs = document.get("mig-configs")
     if not isinstance(configs, Mapping) or not configs:
         raise ConfigError(label, "'mig-configs' must be a mapping with at least one config, got %s" % _type_name(configs), field="mig-configs")
     validated = {}
     for config_name, entries in configs.items():
         if not isinstance(config_name, str):
-            raise ConfigError(label, "config names must be strings, got %r" % (config_name,), field="mig-configs")
+            raise ConfigError(label, "config names must be strings, got %s" % shown(config_name), field="mig-configs")
         if not isinstance(entries, list) or not entries:
             raise ConfigError(label, "a config must be a list with at least one entry, got %s" % _type_name(entries), config=config_name)
         validated[config_name] = tuple(_validated_entry(label, config_name, index, entry) for index, entry in enumerate(entries))
@@ -219,14 +339,14 @@ def _validated_entry(label, config, index, raw):
         fail("an entry must be a mapping, got %s" % _type_name(raw))
     for field in raw:
         if field not in _ENTRY_FIELDS:
-            fail("unexpected field %r" % (field,), field=str(field), value=field, valid=_ENTRY_FIELDS)
+            fail("unexpected field %s" % shown(field), field=str(field), value=field, valid=_ENTRY_FIELDS)
     for field in _REQUIRED_ENTRY_FIELDS:
         if field not in raw:
             fail("missing required field %r" % field, field=field)
 
     mig_enabled = raw["mig-enabled"]
     if not isinstance(mig_enabled, bool):
-        fail("must be true or false, got %r" % (mig_enabled,), field="mig-enabled", value=mig_enabled)
+        fail("must be true or false, got %s" % shown(mig_enabled), field="mig-enabled", value=mig_enabled)
     mig_devices = raw.get("mig-devices")
     if mig_enabled and mig_devices is None:
         fail("missing required field 'mig-devices' when 'mig-enabled' is true (use {} for no instances)", field="mig-devices")
@@ -250,24 +370,24 @@ def _device_filter(value, fail):
     packed = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int)):
-            fail("must be a PCI device id string such as \"0x20B010DE\" or a list of them, got %r" % (item,), field="device-filter", value=item)
+            fail("must be a PCI device id string such as \"0x20B010DE\" or a list of them, got %s" % shown(item), field="device-filter", value=item)
         packed.append(item if isinstance(item, int) else _parse_device_id(item, fail))
         if not 0 <= packed[-1] <= 0xFFFFFFFF:
-            fail("PCI device id %r is out of range (32 bits: device << 16 | vendor)" % (item,), field="device-filter", value=item)
+            fail("PCI device id %s is out of range (32 bits: device << 16 | vendor)" % shown(item), field="device-filter", value=item)
     return tuple(packed)
 
 
 def _parse_device_id(text, fail):
     if ":" in text:
         fail(
-            "subsystem-qualified device ids (%r) are not supported: NVML's device id has no subsystem part" % text,
+            "subsystem-qualified device ids (%s) are not supported: NVML's device id has no subsystem part" % shown(text),
             field="device-filter",
             value=text,
         )
     try:
         return int(text.strip(), 0)
     except ValueError:
-        fail("%r is not a PCI device id such as \"0x20B010DE\" (device id then vendor id, hex)" % text, field="device-filter", value=text)
+        fail("%s is not a PCI device id such as \"0x20B010DE\" (device id then vendor id, hex)" % shown(text), field="device-filter", value=text)
 
 
 def _devices(value, fail):
@@ -276,7 +396,7 @@ def _devices(value, fail):
         return None
     if isinstance(value, list) and all(isinstance(index, int) and not isinstance(index, bool) and index >= 0 for index in value):
         return tuple(value)
-    fail("must be 'all' or a list of GPU indices (integers >= 0), got %r" % (value,), field="devices", value=value)
+    fail("must be 'all' or a list of GPU indices (integers >= 0), got %s" % shown(value), field="devices", value=value)
 
 
 def _mig_devices(value, fail):
@@ -287,15 +407,15 @@ def _mig_devices(value, fail):
     for name, count in value.items():
         field = "mig-devices.%s" % (name,)
         if not isinstance(name, str):
-            fail("profile names must be strings such as \"1g.10gb\", got %r" % (name,), field=field, value=name)
+            fail("profile names must be strings such as \"1g.10gb\", got %s" % shown(name), field=field, value=name)
         try:
             profile = canonical(name)
         except InputError as error:
-            fail("invalid profile name %r: %s" % (name, error.problem), field=field, value=name, valid=error.valid)
+            fail("invalid profile name %s: %s" % (shown(name), error.problem), field=field, value=name, valid=error.valid)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            fail("count must be an integer >= 0, got %r" % (count,), field=field, value=count)
+            fail("count must be an integer >= 0, got %s" % shown(count), field=field, value=count)
         if profile in counts:
-            fail("profile %r is listed twice (as another spelling of %s)" % (name, profile), field=field, value=name)
+            fail("profile %s is listed twice (as another spelling of %s)" % (shown(name), profile), field=field, value=name)
         counts[profile] = count
     if counts and not any(counts.values()):
         fail("all counts are 0 (use {} for MIG enabled without instances)", field="mig-devices", value=value)
@@ -335,33 +455,82 @@ def render(current, name="current"):
 # --------------------------------------------------------------------------- YAML
 
 
-def parse_yaml(text):
+def parse_yaml(text, duplicates=None):
     """Parse one YAML document; raise ValueError with the line on a syntax problem.
 
-    Duplicate mapping keys are errors (YAML says so; PyYAML would silently keep the
-    last one, which hides a config defined twice).
+    A key defined twice keeps its last value, as mig-parted's YAML reading does; each is
+    appended to ``duplicates`` (a list, when given) as ``(key, line)``.
     """
-    if HAS_PYYAML:
-        try:
-            return yaml.load(text, Loader=_UniqueKeyLoader)  # nosec B506 - a SafeLoader subclass
-        except yaml.YAMLError as error:
-            raise ValueError(str(error).replace("\n", " "))
-    return _read_yaml_subset(text)
+    found = [] if duplicates is None else duplicates
+    if not HAS_PYYAML:
+        return _read_yaml_subset(text, found)
+    loader = _MigPartedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as error:
+        raise ValueError(str(error).replace("\n", " "))
+    finally:
+        found.extend(loader.duplicate_keys)
+        loader.dispose()
+
+
+def _check_alias_expansion(root):
+    """Refuse a node graph that stands for more than MAX_EXPANDED_NODES nodes once its
+    aliases are expanded, or that contains itself; counted without expanding anything."""
+    sizes = {}
+    on_path = set()
+    stack = [(root, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _child_nodes(node)
+        if children_counted:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                raise ValueError(
+                    "line %d: the document's aliases expand it to more than %d YAML nodes (mig-parted refuses "
+                    "excessive aliasing too)" % (node.start_mark.line + 1, MAX_EXPANDED_NODES)
+                )
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                raise ValueError("line %d: an alias refers to a node that contains it" % (child.start_mark.line + 1))
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _child_nodes(node):
+    if isinstance(node.value, list):
+        return [child for item in node.value for child in (item if isinstance(item, tuple) else (item,))]
+    return []
 
 
 if HAS_PYYAML:
 
-    class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        """PyYAML's safe loader, refusing duplicate keys."""
+    class _MigPartedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        """PyYAML's safe loader reading as mig-parted does: a duplicate key keeps its last
+        value (recorded in ``duplicate_keys``); documents are bounded in alias expansion."""
+
+        def __init__(self, stream):
+            super(_MigPartedLoader, self).__init__(stream)
+            self.duplicate_keys = []
+
+        def construct_document(self, node):
+            _check_alias_expansion(node)
+            return super(_MigPartedLoader, self).construct_document(node)
 
         def construct_mapping(self, node, deep=False):
             seen = set()
             for key_node, _value_node in node.value:
                 key = self.construct_object(key_node, deep=True)
                 if isinstance(key, (str, int, float, bool)) and key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), key_node.start_mark)
+                    self.duplicate_keys.append((key, key_node.start_mark.line + 1))
                 seen.add(key)
-            return super(_UniqueKeyLoader, self).construct_mapping(node, deep=deep)
+            return super(_MigPartedLoader, self).construct_mapping(node, deep=deep)
 
 
 # The block-style subset mig-parted configs use: block mappings and sequences, flow
@@ -384,11 +553,11 @@ _FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?$")
 _UNSUPPORTED_START = "&*!|>%@`?"
 
 
-def _read_yaml_subset(text):
+def _read_yaml_subset(text, duplicates=None):
     lines = _logical_lines(text)
     if not lines:
         return None
-    reader = _SubsetReader(lines)
+    reader = _SubsetReader(lines, [] if duplicates is None else duplicates)
     value, position = reader.block(0, lines[0].indent)
     if position < len(lines):
         raise ValueError("line %d: unexpected indentation or content" % lines[position].number)
@@ -435,8 +604,9 @@ def _strip_comment(raw):
 
 
 class _SubsetReader(object):
-    def __init__(self, lines):
+    def __init__(self, lines, duplicates):
         self.lines = list(lines)
+        self.duplicates = duplicates
 
     def block(self, position, indent):
         text = self.lines[position].text
@@ -470,7 +640,7 @@ class _SubsetReader(object):
                 raise ValueError("line %d: a list item where a 'key: value' was expected" % line.number)
             key, rest = _key_split(line.text, line.number, required=True)
             if key in result:
-                raise ValueError("line %d: duplicate key %r" % (line.number, key))
+                self.duplicates.append((key, line.number))
             if rest:
                 value, position = self.inline(position, rest)
             else:
@@ -496,7 +666,7 @@ class _SubsetReader(object):
             while _unclosed(text) and position < len(self.lines):
                 text += " " + self.lines[position].text
                 position += 1
-            value, end = _flow_value(text, 0, number)
+            value, end = _flow_value(text, 0, number, self.duplicates)
             if text[end:].strip():
                 raise ValueError("line %d: unexpected text after a flow collection: %r" % (number, text[end:].strip()))
             return value, position
@@ -603,7 +773,7 @@ def _unclosed(text):
     return depth > 0
 
 
-def _flow_value(text, position, number):
+def _flow_value(text, position, number, duplicates):
     """(value, end) of the flow node starting at ``text[position]`` (spaces skipped)."""
     position = _skip_spaces(text, position)
     if position >= len(text):
@@ -619,16 +789,16 @@ def _flow_value(text, position, number):
             if text[position] == closing:
                 return items, position + 1
             if char == "[":
-                value, position = _flow_value(text, position, number)
+                value, position = _flow_value(text, position, number, duplicates)
                 items.append(value)
             else:
                 key, position = _flow_scalar(text, position, number, ":,}")
                 position = _skip_spaces(text, position)
                 value = None
                 if position < len(text) and text[position] == ":":
-                    value, position = _flow_value(text, position + 1, number)
+                    value, position = _flow_value(text, position + 1, number, duplicates)
                 if key in items:
-                    raise ValueError("line %d: duplicate key %r" % (number, key))
+                    duplicates.append((key, number))
                 items[key] = value
             position = _skip_spaces(text, position)
             if position < len(text) and text[position] == ",":

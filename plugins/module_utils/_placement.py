@@ -164,8 +164,13 @@ class Board(object):
         return tuple(total)
 
     def limit_problems(self, counts):
-        """Why a {profile_id: count} multiset can never exist on this GPU ([] if it can)."""
+        """Why a {profile_id: count} multiset can never exist on this GPU ([] if it can):
+        memory slots first (the resource a too-large layout overruns), then instance counts,
+        then media engines."""
         problems = []
+        slots = sum(min([p.size for p in self.by_id[profile_id].placements] or [0]) * count for profile_id, count in counts.items())
+        if slots > self.grid:
+            problems.append("the layout needs %d memory slots but the GPU has %d" % (slots, self.grid))
         for profile_id, count in sorted(counts.items()):
             profile = self.by_id[profile_id]
             if count > profile.instance_count:

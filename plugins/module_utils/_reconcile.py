@@ -1303,7 +1303,7 @@ class InstanceChange(object):
             if device.mig_current is None:
                 if wanted.mig_enabled:
                     problems.append("GPU %d (%s) does not support MIG" % (index, device.name))
-            elif wanted.mig_enabled and wanted.wanted and not device.mig_current:
+            elif wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current:
                 capabilities = capabilities_for(device.architecture)
                 if device.mig_pending:
                     problems.append("GPU %d: MIG mode is enabled but pending until the GPU is reset" % index)
@@ -1329,7 +1329,7 @@ class InstanceChange(object):
         current = self.hardware.gpu_instances(index)
         by_id = dict((profile.profile_id, profile) for profile in profiles)
         before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
-        enable = bool(wanted.mig_enabled and wanted.wanted and not device.mig_current and index not in self.enabled_before)
+        enable = bool(wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current and index not in self.enabled_before)
         disable = False
         if not wanted.mig_enabled and device.mig_pending:
             if self.auto_enable_mig and not capabilities.mig_mode_change_requires_reset:

@@ -36,8 +36,38 @@ options:
       - Each preset has the virtualization mode its GPUs report (bare metal, V(a100-passthrough-vm) and
         V(h200-passthrough-vm) full-passthrough VMs, V(hgx-h200-vgpu-host) a vGPU hypervisor).
     type: str
-    choices: [a100-passthrough-vm, a30-x4, dgx-a100, dgx-a100-80gb, dgx-b200, dgx-h100, gh200, h100-nvl-x2, h200-passthrough-vm,
-              hgx-h200, hgx-h200-vgpu-host, rtx-pro-6000-x4]
+    choices:
+      - a100-passthrough-vm
+      - a100-pcie-20b1-x2
+      - a100-pcie-80gb-x4
+      - a100-pcie-x4
+      - a30-x4
+      - a800-pcie-40gb-x4
+      - a800-pcie-80gb-x4
+      - b300-x8
+      - dgx-a100
+      - dgx-a100-80gb
+      - dgx-b200
+      - dgx-h100
+      - gb200-nvl4
+      - gb200-nvl4-early-driver
+      - gb300-nvl4
+      - gh200
+      - gh200-144g
+      - h100-96gb-x4
+      - h100-nvl-x2
+      - h100-pcie-x4
+      - h20-x8
+      - h200-nvl-x4
+      - h200-passthrough-vm
+      - h800-nvl-x2
+      - h800-pcie-x4
+      - hgx-a800
+      - hgx-h200
+      - hgx-h200-vgpu-host
+      - hgx-h800
+      - pg506-96gb-x4
+      - rtx-pro-6000-x4
   state:
     description:
       - V(present) creates the host or changes the given options of an existing one.

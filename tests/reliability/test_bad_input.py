@@ -41,6 +41,11 @@ def _mig_parted(text, name=None):
     return build
 
 
+def _fifo(path):
+    os.mkfifo(str(path))
+    return str(path)
+
+
 def _sim(**args):
     return lambda ctx: dict(args, simulator=ctx.sim)
 
@@ -203,7 +208,21 @@ CASES = [
          "devices", ["all"]),
     Case("mp-unknown-field", "mig_instance", "h100", _mig_parted(MIG_PARTED_OK.replace("mig-devices:", "mig-devicez:")), "mig-devicez",
          ["mig-devices", "device-filter"]),
-    Case("mp-duplicate-key", "mig_instance", "h100", _mig_parted(MIG_PARTED_OK + "        1g.10gb: 3\n"), "duplicate", ["1g.10gb"]),
+    Case("mp-profile-spelled-twice", "mig_instance", "h100", _mig_parted(MIG_PARTED_OK + "        MIG 1g.10gb: 3\n"), "listed twice",
+         ["1g.10gb"]),
+    Case("mp-does-not-fit", "mig_instance", "h100",
+         _mig_parted(MIG_PARTED_OK.replace("1g.10gb: 2", "4g.40gb: 1\n        3g.40gb: 1\n        1g.10gb: 1")), "mig-devices",
+         ["GPU 0 (NVIDIA H100 80GB HBM3", "needs 9 memory slots but the GPU has 8"]),
+    Case("mp-alias-bomb", "mig_instance", "h100", _mig_parted(
+        "version: v1\n" + "".join("b%d: &b%d [%s]\n" % (n, n, ", ".join(["*b%d" % (n - 1)] * 9) if n else '"x"') for n in range(10))
+        + "mig-configs:\n  small:\n    - devices: all\n      mig-enabled: true\n      mig-devices: *b9\n"),
+         "mig-parted config", ["aliases expand it to more than 100000 YAML nodes"]),
+    Case("mp-fifo", "mig_instance", "h100", lambda c: {"simulator": c.sim, "mig_parted_config": {"file": _fifo(c.work / "config.yaml")}},
+         "mig-parted config", ["not a regular file (a FIFO)"]),
+    Case("mp-dev-zero", "mig_instance", "h100", lambda c: {"simulator": c.sim, "mig_parted_config": {"file": "/dev/zero"}},
+         "mig-parted config /dev/zero", ["not a regular file (a character device)"]),
+    Case("mp-too-large", "mig_instance", "h100", _mig_parted(MIG_PARTED_OK + "#" * (1 << 20) + "\n"), "mig-parted config",
+         ["larger than 1048576 bytes"]),
     Case("mp-overlapping-entries", "mig_instance", "h100",
          _mig_parted(MIG_PARTED_OK + "    - devices: [0]\n      mig-enabled: false\n"), "devices", ["overlap"]),
     Case("mp-count-negative", "mig_instance", "h100", _mig_parted(MIG_PARTED_OK.replace("1g.10gb: 2", "1g.10gb: -2")), "1g.10gb",

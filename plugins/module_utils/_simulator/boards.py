@@ -418,6 +418,166 @@ BOARDS = {
 }
 
 
+# ---------------------------------------------------------------------------------------
+# Boards for every PCI device id that mig-parted's deployments/systemd/config-default.yaml
+# names (reference section 8), so that each of its configs can be applied to a simulated
+# host. Profile names and counts come from that file (sections 3.13 and 9), memory from
+# the reference where a real lgip exists. The rest follows the family's measured board
+# (Ampere 3.1, Hopper 3.4/3.5, Blackwell 3.10/3.11) and is listed in "inferred":
+# placements, engines and SM counts, memory MiB and board totals chosen so that go-nvlib's
+# name derivation (section 6) yields the config's names, NVML names and subsystem ids.
+
+_A100_40_NAMES = ("1g.5gb", "1g.5gb+me", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")
+_H100_80_NAMES = ("1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
+_H100_NVL_NAMES = ("1g.12gb", "1g.12gb+me", "1g.24gb", "2g.24gb", "3g.47gb", "4g.47gb", "7g.94gb")
+_GH200_144G_NAMES = ("1g.18gb", "1g.18gb+me", "1g.36gb", "2g.36gb", "3g.72gb", "4g.72gb", "7g.144gb")
+_GB200_NAMES = ("1g.23gb", "1g.23gb+me", "1g.47gb", "2g.47gb", "3g.93gb", "4g.93gb", "7g.186gb")
+# GB200 names on early drivers (mig-parted 89dd81a3, before ebab1f77; reference 3.11)
+_GB200_EARLY_NAMES = ("1g.24gb", "1g.24gb+me", "1g.47gb", "2g.47gb", "3g.95gb", "4g.95gb", "7g.189gb")
+_B300_NAMES = ("1g.34gb", "1g.34gb+me", "1g.67gb", "2g.67gb", "3g.135gb", "4g.135gb", "7g.269gb")
+_GB300_NAMES = ("1g.35gb", "1g.35gb+me", "1g.70gb", "2g.70gb", "3g.139gb", "4g.139gb", "7g.278gb")
+
+#: Memory (1g, REV2 1g and 2g, 3g and 4g, 7g) MiB per profile-name family.
+_A100_40_MEMORY = (4864, 9856, 19968, 40192)
+_A100_80_MEMORY = (9728, 19968, 40192, 80896)
+_H100_80_MEMORY = (9984, 20096, 40448, 81152)
+_H100_NVL_MEMORY = (11008, 22144, 47488, 95360)
+_H100_96_MEMORY = (11264, 23552, 47616, 95232)
+_H200_MEMORY = (16384, 33024, 71168, 143104)
+
+
+def _blackwell_rows(names, memory, sm):
+    """B200-family rows (3.10): memory (1g, REV2 1g and 2g, 3g and 4g, 7g) MiB; SM counts
+    (1g, REV2 1g, 2g, 3g, 4g, 7g); copy engines 2/2/2/4/6/8/16 and the Hopper pattern of
+    decoders and JPEG engines."""
+    one, rev2, half, full = memory
+    sm1, sm1rev2, sm2, sm3, sm4, sm7 = sm
+    n1, n1me, n1rev2, n2, n3, n4, n7 = names
+    return [
+        (GI_1_SLICE, 19, n1, "1g", 7, one, sm1, 2, 1, 0, 1, 0),
+        (GI_1_SLICE_REV1, 20, n1me, "1g", 1, one, sm1, 2, 1, 0, 1, 1),
+        (GI_1_SLICE_REV2, 15, n1rev2, "1g-rev2", 4, rev2, sm1rev2, 2, 1, 0, 1, 0),
+        (GI_2_SLICE, 14, n2, "2g", 3, rev2, sm2, 4, 2, 0, 2, 0),
+        (GI_3_SLICE, 9, n3, "3g", 2, half, sm3, 6, 3, 0, 3, 0),
+        (GI_4_SLICE, 5, n4, "4g", 1, half, sm4, 8, 4, 0, 4, 0),
+        (GI_7_SLICE, 0, n7, "7g", 1, full, sm7, 16, 7, 0, 7, 1),
+    ]
+
+
+def _h100_pcie_rows(names, memory):
+    """H100 PCIe (3.5): the SXM5 board's ids, engines and placements, its own SM counts."""
+    sm_counts = (14, 14, 14, 30, 46, 62, 114)
+    return [row[:6] + (sm,) + row[7:] for row, sm in zip(_hopper_rows(names, memory), sm_counts)]
+
+
+def _board(name, pci_device_id, pci_subsystem_id, architecture, memory_total_mb, multiprocessor_count, rows,
+           inferred_profile_fields, inferred, ci_sm_observed=False):
+    """An 8-slot board of a known family; ``inferred_profile_fields`` apply to every profile."""
+    names = [row[2] for row in rows]
+    return {
+        "name": name,
+        "pci_device_id": pci_device_id,
+        "pci_subsystem_id": pci_subsystem_id,
+        "architecture": architecture,
+        "memory_total_mb": memory_total_mb,
+        "multiprocessor_count": multiprocessor_count,
+        "memory_slots": 8,
+        "max_mig_devices": 7,
+        "gpu_instance_profiles": _profiles(
+            architecture, _GEOMETRY_8_SLOT, rows,
+            inferred_by_name=_inferred_for(names, ["placements"] + list(inferred_profile_fields)),
+            ci_sm_observed=ci_sm_observed),
+        "inferred": ["pci_subsystem_id"] + list(inferred),
+    }
+
+
+_AMPERE_SAME_AS = ["name", "memory_total_mb", "multiprocessor_count"]
+
+
+def _a100_variant(name, pci_device_id, pci_subsystem_id, gigabytes, inferred=_AMPERE_SAME_AS):
+    """An A100/A800 of the 40GB or 80GB profile set (3.1 / 3.2) under another PCI id."""
+    names, memory, total = {40: (_A100_40_NAMES, _A100_40_MEMORY, 40960),
+                            80: (_A100_80_NAMES, _A100_80_MEMORY, 81920)}[gigabytes]
+    return _board(name, pci_device_id, pci_subsystem_id, ARCH_AMPERE, total, 108, _ampere_rows(names, memory), [],
+                  inferred, ci_sm_observed=True)
+_HOPPER_SAME_AS = ["name", "memory_total_mb"]
+
+BOARDS.update({
+    # 0x20F1 / 0x20B1 A100 PCIe 40GB, 0x20F6 A800 40GB PCIe: A100-SXM4-40GB's profiles
+    # (3.1: same profile set per [D1][S5])
+    "A100-PCIE-40GB": _a100_variant("NVIDIA A100-PCIE-40GB", 0x20F110DE, 0x145F10DE, 40,
+                                    inferred=["memory_total_mb", "multiprocessor_count"]),
+    "A100-PCIE-40GB-20B1": _a100_variant("NVIDIA A100-PCIE-40GB", 0x20B110DE, 0x145F10DE, 40),
+    "A800-PCIE-40GB": _a100_variant("NVIDIA A800 40GB PCIe", 0x20F610DE, 0x17A810DE, 40),
+    # 0x20B5 A100 PCIe 80GB, 0x20F3 A800-SXM4-80GB, 0x20F5 A800 80GB PCIe: A100-SXM4-80GB's
+    # profiles (3.2: "same names as SXM4-80GB")
+    "A100-PCIE-80GB": _a100_variant("NVIDIA A100 80GB PCIe", 0x20B510DE, 0x153310DE, 80),
+    "A800-SXM4-80GB": _a100_variant("NVIDIA A800-SXM4-80GB", 0x20F310DE, 0x17A210DE, 80),
+    "A800-PCIE-80GB": _a100_variant("NVIDIA A800 80GB PCIe", 0x20F510DE, 0x17A910DE, 80),
+    # 0x20B6 PG506-232, a GA100 module that mig-parted files with the 96GB Hopper boards
+    # (section 8): the 96GB names on Ampere engines; memory as GH200-96GB
+    "PG506-96GB": _board(
+        "NVIDIA PG506-232", 0x20B610DE, 0x14A710DE, ARCH_AMPERE, 97871, 108,
+        _ampere_rows(_GH200_NAMES, _H100_96_MEMORY), ["memory_mb", "sm", "ce", "dec", "jpeg", "ofa"],
+        ["name", "memory_total_mb", "multiprocessor_count"], ci_sm_observed=False),
+    # 0x2331 H100 PCIe (3.5, real lgip on driver 570.169; placements as 3.4)
+    "H100-PCIE-80GB": _board(
+        "NVIDIA H100 PCIe", 0x233110DE, 0x162610DE, ARCH_HOPPER, 81559, 114,
+        _h100_pcie_rows(_H100_80_NAMES, _H100_80_MEMORY), [], ["memory_total_mb"]),
+    # 0x2322 H800 PCIe, 0x2324 H800: the H100 PCIe and SXM5 boards under another id
+    "H800-PCIE-80GB": _board(
+        "NVIDIA H800 PCIe", 0x232210DE, 0x17A010DE, ARCH_HOPPER, 81559, 114,
+        _h100_pcie_rows(_H100_80_NAMES, _H100_80_MEMORY), ["memory_mb", "sm"], _HOPPER_SAME_AS),
+    "H800-SXM5-80GB": _board(
+        "NVIDIA H800", 0x232410DE, 0x17A610DE, ARCH_HOPPER, 81559, 132,
+        _hopper_rows(_H100_80_NAMES, _H100_80_MEMORY), ["memory_mb", "sm"], _HOPPER_SAME_AS),
+    # 0x233A H800 NVL (H800L 94GB): the H100 NVL board (3.6) under another id
+    "H800-NVL-94GB": _board(
+        "NVIDIA H800 NVL", 0x233A10DE, 0x183A10DE, ARCH_HOPPER, 95830, 132,
+        _hopper_rows(_H100_NVL_NAMES, _H100_NVL_MEMORY), ["memory_mb", "sm"], _HOPPER_SAME_AS),
+    # 0x233D H100 96GB, 0x2329 H20: the H100-96GB profiles of 3.7 (shared mig-parted
+    # filter); the H20's SM counts under MIG are not published (Hopper's kept)
+    "H100-96GB": _board(
+        "NVIDIA H100 96GB HBM3", 0x233D10DE, 0x16C210DE, ARCH_HOPPER, 97871, 132,
+        _hopper_rows(_GH200_NAMES, _H100_96_MEMORY), [], _HOPPER_SAME_AS),
+    "H20": _board(
+        "NVIDIA H20", 0x232910DE, 0x18A810DE, ARCH_HOPPER, 97871, 132,
+        _hopper_rows(_GH200_NAMES, _H100_96_MEMORY), ["sm"], ["memory_total_mb", "multiprocessor_count"]),
+    # 0x233B H200 NVL: H200's profiles (3.8: mig-parted treats both alike)
+    "H200-NVL-141GB": _board(
+        "NVIDIA H200 NVL", 0x233B10DE, 0x18B510DE, ARCH_HOPPER, 143771, 132,
+        _hopper_rows(_H200_NAMES, _H200_MEMORY), ["memory_mb", "sm"], _HOPPER_SAME_AS),
+    # 0x2348 GH200 144G HBM3e (3.9): 1g/1g+me/1g.36gb/2g real lgip (17.50/35.25 GiB);
+    # 3g/4g/7g memory and every SM/engine count (inferred) from the Hopper pattern
+    "GH200-144GB": _board(
+        "NVIDIA GH200 144G HBM3e", 0x234810DE, 0x190710DE, ARCH_HOPPER, 146944, 132,
+        _hopper_rows(_GH200_144G_NAMES, (17920, 36096, 72704, 145664)), [], ["name", "memory_total_mb"]),
+    # 0x2941 HGX GB200 (3.11, production names; board total 189471 MiB [S10]): 1g, 1g+me,
+    # 1g.47gb and 2g real lgip; 3g/4g/7g memory and SM counts (inferred)
+    "GB200": _board(
+        "NVIDIA GB200", 0x294110DE, 0x199D10DE, ARCH_BLACKWELL, 189471, 152,
+        _blackwell_rows(_GB200_NAMES, (22528, 46592, 93184, 188416), (18, 32, 38, 70, 76, 152)),
+        [], ["multiprocessor_count"]),
+    # The same GB200 on an early driver (gpu-operator PR #1303): 1g.24gb (20.00 GiB) and
+    # the 3g.95gb / 4g.95gb / 7g.189gb names mig-parted still lists; board total (inferred)
+    # chosen so those names derive
+    "GB200-EARLY-DRIVER": _board(
+        "NVIDIA GB200", 0x294110DE, 0x199D10DE, ARCH_BLACKWELL, 193024, 152,
+        _blackwell_rows(_GB200_EARLY_NAMES, (20480, 46592, 94720, 191488), (18, 32, 38, 70, 76, 152)),
+        [], ["memory_total_mb", "multiprocessor_count"]),
+    # 0x3182 B300 SXM6 AC, 0x31C2 GB300 (3.13: names and counts only; GB300 board total
+    # 284208 MiB [S10]): memory, SM and engines (inferred) on the B200 pattern
+    "B300": _board(
+        "NVIDIA B300 SXM6 AC", 0x318210DE, 0x20E610DE, ARCH_BLACKWELL, 275040, 148,
+        _blackwell_rows(_B300_NAMES, (33536, 67840, 136192, 273408), (18, 30, 36, 66, 72, 148)),
+        ["memory_mb", "sm", "ce", "dec", "jpeg", "ofa"], ["name", "memory_total_mb", "multiprocessor_count"]),
+    "GB300": _board(
+        "NVIDIA GB300", 0x31C210DE, 0x20F010DE, ARCH_BLACKWELL, 284208, 152,
+        _blackwell_rows(_GB300_NAMES, (34816, 70144, 140800, 282624), (18, 32, 38, 70, 76, 152)),
+        ["memory_mb", "sm", "ce", "dec", "jpeg", "ofa"], ["name", "multiprocessor_count"]),
+})
+
+
 def full_profile(board):
     """The profile that spans the whole placement grid (7g / 4g without +gfx): its SM and
     engine counts are the capacity every set of GPU instances shares."""

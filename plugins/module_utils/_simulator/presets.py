@@ -233,6 +233,66 @@ PRESETS = {
     },
 }
 
+# Systems for the boards added for mig-parted's published default config (one per PCI
+# device id it names). PCI bus ids, module ids and driver versions are plausible (inferred);
+# 8-GPU SXM systems get their family's NVSwitch partition table (inferred for A800, H800,
+# H20 and B300), the GB200/GB300 hosts model one 4-GPU compute tray (the rack's NVLink
+# switch trays and their Fabric Manager are not modelled).
+_PCIE_X4_BUS_IDS = ["00000000:17:00.0", "00000000:65:00.0", "00000000:CA:00.0", "00000000:E3:00.0"]
+_PCIE_X2_BUS_IDS = ["00000000:3B:00.0", "00000000:D8:00.0"]
+_GRACE_X4_BUS_IDS = ["00000008:01:00.0", "00000009:01:00.0", "00000018:01:00.0", "00000019:01:00.0"]
+_INFERRED_LAYOUT = ["pci_bus_ids", "module_ids", "driver_version"]
+
+
+def _system(description, board, pci_bus_ids, fabric=None, nvlink_line_rate_mbps=None,
+            driver_version="570.172.08", cuda_driver_version=12080):
+    inferred = list(_INFERRED_LAYOUT) + (["nvlink_line_rate_mbps"] if nvlink_line_rate_mbps else [])
+    return {
+        "description": description,
+        "board": board,
+        "pci_bus_ids": list(pci_bus_ids),
+        "module_ids": list(range(1, len(pci_bus_ids) + 1)),
+        "fabric": fabric,
+        "virtualization_mode": "none",
+        "nvlink_line_rate_mbps": nvlink_line_rate_mbps,
+        "driver_version": driver_version,
+        "cuda_driver_version": cuda_driver_version,
+        "inferred": inferred,
+    }
+
+
+_BLACKWELL_DRIVER = dict(driver_version="580.105.06", cuda_driver_version=13000)
+
+PRESETS.update({
+    "a100-pcie-x4": _system("PCIe server with 4x A100-PCIE-40GB (0x20F1), no NVSwitch", "A100-PCIE-40GB", _PCIE_X4_BUS_IDS),
+    "a100-pcie-20b1-x2": _system("PCIe server with 2x A100-PCIE-40GB of PCI id 0x20B1, no NVSwitch",
+                                 "A100-PCIE-40GB-20B1", _PCIE_X2_BUS_IDS),
+    "a800-pcie-40gb-x4": _system("PCIe server with 4x A800 40GB PCIe, no NVSwitch", "A800-PCIE-40GB", _PCIE_X4_BUS_IDS),
+    "a100-pcie-80gb-x4": _system("PCIe server with 4x A100 80GB PCIe, no NVSwitch", "A100-PCIE-80GB", _PCIE_X4_BUS_IDS),
+    "hgx-a800": _system("HGX A800: 8x A800-SXM4-80GB on one NVSwitch baseboard", "A800-SXM4-80GB", _DGX_A100_BUS_IDS,
+                        fabric="a100-bottom-tray", nvlink_line_rate_mbps=25000),
+    "a800-pcie-80gb-x4": _system("PCIe server with 4x A800 80GB PCIe, no NVSwitch", "A800-PCIE-80GB", _PCIE_X4_BUS_IDS),
+    "pg506-96gb-x4": _system("Server with 4x PG506-232 (GA100, 96GB profiles), no NVSwitch", "PG506-96GB", _PCIE_X4_BUS_IDS),
+    "h100-pcie-x4": _system("PCIe server with 4x H100 PCIe 80GB, no NVSwitch", "H100-PCIE-80GB", _PCIE_X4_BUS_IDS),
+    "h800-pcie-x4": _system("PCIe server with 4x H800 PCIe 80GB, no NVSwitch", "H800-PCIE-80GB", _PCIE_X4_BUS_IDS),
+    "hgx-h800": _system("HGX H800: 8x H800 SXM5 80GB with NVSwitch", "H800-SXM5-80GB", _DGX_H100_BUS_IDS,
+                        fabric="hopper-8gpu", nvlink_line_rate_mbps=25000),
+    "h800-nvl-x2": _system("2x H800 NVL 94GB (PCIe, NVLink bridge, no NVSwitch)", "H800-NVL-94GB", _PCIE_X2_BUS_IDS),
+    "h100-96gb-x4": _system("Server with 4x H100 96GB, no NVSwitch", "H100-96GB", _PCIE_X4_BUS_IDS),
+    "h20-x8": _system("HGX H20: 8x H20 96GB with NVSwitch", "H20", _DGX_H100_BUS_IDS,
+                      fabric="hopper-8gpu", nvlink_line_rate_mbps=25000),
+    "h200-nvl-x4": _system("PCIe server with 4x H200 NVL 141GB, no NVSwitch", "H200-NVL-141GB", _PCIE_X4_BUS_IDS),
+    "gh200-144g": _system("Grace Hopper GH200 144G HBM3e node: 1x H100 144GB", "GH200-144GB", ["00000009:01:00.0"]),
+    "gb200-nvl4": _system("GB200 compute tray: 4x GB200 (2 Grace CPUs), rack NVLink not modelled", "GB200",
+                          _GRACE_X4_BUS_IDS, **_BLACKWELL_DRIVER),
+    "gb200-nvl4-early-driver": _system(
+        "GB200 compute tray on an early driver that names the profiles 1g.24gb ... 7g.189gb", "GB200-EARLY-DRIVER",
+        _GRACE_X4_BUS_IDS, driver_version="570.124.06", cuda_driver_version=12080),
+    "b300-x8": _system("HGX B300: 8x B300 SXM6 with NVSwitch", "B300", _DGX_B200_BUS_IDS,
+                       fabric="blackwell-8gpu", nvlink_line_rate_mbps=50000, **_BLACKWELL_DRIVER),
+    "gb300-nvl4": _system("GB300 compute tray: 4x GB300, rack NVLink not modelled", "GB300", _GRACE_X4_BUS_IDS,
+                          **_BLACKWELL_DRIVER),
+})
 
 #: Virtualization modes in which the guest cannot reset its GPUs (the hypervisor owns it).
 _GUEST_MODES = ("passthrough", "vgpu_guest")

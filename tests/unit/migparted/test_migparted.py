@@ -305,11 +305,10 @@ def test_an_error_in_another_config_fails_the_whole_file_as_mig_parted_does(tmp_
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("version: v1\nmig-configs:\n  c:\n" + _ENTRY + "  c:\n" + _ENTRY, "duplicate key 'c'"),
         ("version: v1\nmig-configs: [\n", ""),
         ("version: v1\n\tmig-configs: {}\n", ""),
     ],
-    ids=["duplicate config", "unclosed flow", "tab"],
+    ids=["unclosed flow", "tab"],
 )
 def test_broken_yaml_is_reported_with_the_file(tmp_path, yaml_reader, text, words):
     path = write(tmp_path, text)
