@@ -106,6 +106,7 @@ sanity: venv
 test: install container-deps
 	$(BIN)/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability tests/container
 	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory real-hosts
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory sanity
 
