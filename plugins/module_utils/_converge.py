@@ -168,7 +168,9 @@ class _Pass(object):
                 device = devices[index]
                 if device.mig_current is None:
                     continue
-                if wanted.mig_enabled and not (device.mig_current and device.mig_pending):
+                # MIG on where instances are wanted (or a mig-parted all-enabled asks for it),
+                # not for state=absent, which leaves MIG mode as it is
+                if wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not (device.mig_current and device.mig_pending):
                     enable.append(device)
                 elif not wanted.mig_enabled and (device.mig_current or device.mig_pending):
                     disable.append(device)
