@@ -58,6 +58,8 @@ def managed_host_problem(result, host):
     if not isinstance(result, dict):
         raise AnsibleFilterError("managed_host_problem: expected a task result (a mapping), got %r" % (result,))
     message = str(result.get("msg") or "").strip()
+    if "feature_gates" in result:
+        return message  # the module ran and said what is wrong itself
     output = " ".join(str(result.get(key) or "") for key in ("module_stdout", "module_stderr")).strip()
     text = (message + " " + output).lower()
     if result.get("rc") == 127 or ("not found" in text and any(marker in text for marker in _NO_PYTHON_MARKERS)):

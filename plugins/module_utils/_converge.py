@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ._capabilities import capabilities_for
@@ -333,9 +334,21 @@ def _check_deployment_mode(session):
         )
 
 
+def require_root(host, check_mode):
+    """Changes on a real host (its GPUs, systemd units and files) need root: say so before
+    anything is tried. Check mode only reads; a simulated host whose files are its own needs
+    no root either."""
+    if not check_mode and not host.simulated_files and os.geteuid() != 0:
+        raise MigError(
+            "changing MIG state needs root on the managed host (running as uid %d): set become: true on the play "
+            "or connect as root" % os.geteuid()
+        )
+
+
 def _converge(session):
     params = session.params
     hardware = session.hardware
+    require_root(hardware.host, session.check_mode)
     _check_deployment_mode(session)
     clients = gpu_clients(params)
     cdi = cdi_options(params.get("cdi_spec"), hardware.host)
@@ -387,6 +400,7 @@ def _run_with_clients_stopped(host, clients, work):
 def mig_mode(session):
     """What the mig_mode module does (``_module.run_module`` action)."""
     params = session.params
+    require_root(session.hardware.host, session.check_mode)
     cdi = cdi_options(params.get("cdi_spec"), session.hardware.host)
     change = MigModeChange(
         session.hardware,
