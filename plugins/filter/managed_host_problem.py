@@ -57,6 +57,9 @@ def managed_host_problem(result, host):
     """One sentence: what keeps ``host`` from running the collection's modules, and the fix."""
     if not isinstance(result, dict):
         raise AnsibleFilterError("managed_host_problem: expected a task result (a mapping), got %r" % (result,))
+    failed_items = [item for item in result.get("results") or () if isinstance(item, dict) and item.get("failed")]
+    if failed_items:  # a loop: what its first failed item says
+        return managed_host_problem(failed_items[0], host)
     message = str(result.get("msg") or "").strip()
     if "feature_gates" in result:
         return message  # the module ran and said what is wrong itself
