@@ -253,7 +253,7 @@ def _renamed(error, names):
     """``error`` naming the caller's variables instead of the options (the roles pass their
     inventory variable names in ``option_names``): in the option it is about, and where its
     message or valid values name other options."""
-    if type(error) is not InputError or not names:  # subclasses (mig-parted files) word their own messages
+    if not isinstance(error, InputError) or error.__class__ is not InputError or not names:  # subclasses word their own messages
         return error
     head = re.split(r"[.\[]", error.option, maxsplit=1)[0]
     if error.option in names:
@@ -418,4 +418,3 @@ def mig_mode(session):
             result["cdi_spec"] = refresh_cdi_spec(cdi, session.hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]
     return result
-

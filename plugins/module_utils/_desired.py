@@ -56,6 +56,7 @@ class DesiredState(dict):
         super(DesiredState, self).__init__(items)
         self.warnings = list(warnings)
 
+
 LAYOUT_KEYS = ("profile", "count", "placement", "compute_instances")
 FORMS = ("layout", "requirements", "mig_parted_config", "gpu_layouts", "layout_preset")
 

@@ -100,7 +100,7 @@ options:
     version_added: 1.1.0
   option_names:
     description:
-      - Names to use for options in error messages, such as V({layout: mig_layout}); the
+      - Names to use for options in error messages, such as C(layout) named C(mig_layout); the
         roles pass their inventory variable names so that an error names what to fix.
     type: dict
     version_added: 1.1.0

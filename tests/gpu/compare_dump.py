@@ -150,7 +150,7 @@ def compare(real, simulated, board_only=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("real_dump", help="nvml_dump.py output of the real GPU machine")
     parser.add_argument("--preset", help="simulator preset (default: chosen from the real dump)")
     parser.add_argument("--nvml-dump", help="path of nvml_dump.py")

@@ -27,6 +27,8 @@ fi
 mkdir -p "$work"
 rootfs="$work/rootfs.tar"
 start=$(date +%s)
+# The hooks' "$1" is mmdebstrap's (the root being built), so it stays in single quotes.
+# shellcheck disable=SC2016
 mmdebstrap --quiet --variant=minbase --mode=root --format=tar \
     --include=systemd,systemd-sysv,dbus,python3,python3-yaml,openssh-server,sudo,procps,iproute2 \
     --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash gpuops' \

@@ -49,7 +49,7 @@ class HostError(Exception):
 
 def run(argv, check=True, capture=True, input_text=None):
     result = subprocess.run(argv, stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
-                            universal_newlines=True, input=input_text)
+                            universal_newlines=True, input=input_text, check=False)
     if check and result.returncode != 0:
         raise HostError("%s failed (%d): %s" % (" ".join(argv), result.returncode, (result.stdout or "").strip()))
     return result
@@ -159,8 +159,10 @@ def up(name, port, flaw=None, old_nvml=None):
         if unit.endswith(".service"):
             copy_in(name, os.path.join(UNITS_DIR, unit), "/etc/systemd/system/" + unit)
     run(["podman", "start", name])
-    wait_until("%s: systemd" % name, lambda: run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"],
-                                                  check=False).stdout.strip() in ("running", "degraded"))
+    wait_until(
+        "%s: systemd" % name,
+        lambda: run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"], check=False).stdout.strip() in ("running", "degraded"),
+    )
     exec_in(name, "systemctl", "enable", "--now", *GPU_CLIENTS)
     if flaw == "no-python":
         exec_in(name, "sh", "-c", "rm -f /usr/bin/python3*")
@@ -184,7 +186,7 @@ def listing():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="boot a managed host")
     start.add_argument("name")

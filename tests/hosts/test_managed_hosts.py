@@ -30,21 +30,21 @@ HOSTS = {
 def _image_ready():
     if not shutil.which("podman"):
         return False
-    image = subprocess.run(["bash", str(REPO / "tests" / "hosts" / "image-name.sh")], capture_output=True, text=True).stdout.strip()
-    return subprocess.run(["podman", "image", "exists", image]).returncode == 0
+    image = subprocess.run(["bash", str(REPO / "tests" / "hosts" / "image-name.sh")], capture_output=True, text=True, check=False).stdout.strip()
+    return subprocess.run(["podman", "image", "exists", image], check=False).returncode == 0
 
 
 pytestmark = pytest.mark.skipif(not (_image_ready() and OLD_WHEEL), reason="needs podman and `make host-image`")
 
 
 def _podman_exec(host, *argv):
-    return subprocess.run(["podman", "exec", host] + list(argv), capture_output=True, text=True)
+    return subprocess.run(["podman", "exec", host] + list(argv), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="module")
 def bad_hosts(tmp_path_factory):
     try:
-        for host, (arguments, _) in HOSTS.items():
+        for host, (arguments, _variables) in HOSTS.items():
             subprocess.run([sys.executable, str(HOSTCTL), "up", host] + arguments, check=True, capture_output=True, text=True)
         inventory = tmp_path_factory.mktemp("inventory")
         (inventory / "group_vars").symlink_to(REPO / "inventories" / "hosts" / "group_vars")
@@ -52,7 +52,7 @@ def bad_hosts(tmp_path_factory):
             host: dict(variables, ansible_port=int(arguments[1])) for host, (arguments, variables) in HOSTS.items()}}}))
         yield inventory
     finally:
-        subprocess.run([sys.executable, str(HOSTCTL), "down"] + list(HOSTS), capture_output=True)
+        subprocess.run([sys.executable, str(HOSTCTL), "down"] + list(HOSTS), capture_output=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def failures(bad_hosts, tmp_path_factory):
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(bad_hosts / "hosts.yml"),
          "-e", json.dumps({"gpuops_mig_repository": str(REPO)}), str(REPO / "tests" / "hosts" / "playbooks" / "apply_mig.yml")],
         env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree", ANSIBLE_CALLBACK_TREE_DIR=str(tree)),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode != 0, run.stdout
     return {host: json.loads((tree / host).read_text()) for host in HOSTS}
 

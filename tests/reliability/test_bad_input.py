@@ -55,6 +55,13 @@ def _plan(fleet_of, **args):
     return lambda ctx: dict(args, fleet=fleet_of(ctx.inventory()))
 
 
+#: 497 bytes whose aliases expand to 10**9 nodes.
+ALIAS_BOMB = (
+    "version: v1\n"
+    + "".join("b%d: &b%d [%s]\n" % (n, n, ", ".join(["*b%d" % (n - 1)] * 9) if n else '"x"') for n in range(10))
+    + "mig-configs:\n  small:\n    - devices: all\n      mig-enabled: true\n      mig-devices: *b9\n"
+)
+
 CASES = [
     # ------------------------------------------------------------------ simulated_host
     Case("sh-unknown-preset", "simulated_host", None, lambda c: {"path": str(c.work / "new.json"), "preset": "dgx-h1000"},
@@ -213,10 +220,8 @@ CASES = [
     Case("mp-does-not-fit", "mig_instance", "h100",
          _mig_parted(MIG_PARTED_OK.replace("1g.10gb: 2", "4g.40gb: 1\n        3g.40gb: 1\n        1g.10gb: 1")), "mig-devices",
          ["GPU 0 (NVIDIA H100 80GB HBM3", "needs 9 memory slots but the GPU has 8"]),
-    Case("mp-alias-bomb", "mig_instance", "h100", _mig_parted(
-        "version: v1\n" + "".join("b%d: &b%d [%s]\n" % (n, n, ", ".join(["*b%d" % (n - 1)] * 9) if n else '"x"') for n in range(10))
-        + "mig-configs:\n  small:\n    - devices: all\n      mig-enabled: true\n      mig-devices: *b9\n"),
-         "mig-parted config", ["aliases expand it to more than 100000 YAML nodes"]),
+    Case("mp-alias-bomb", "mig_instance", "h100", _mig_parted(ALIAS_BOMB), "mig-parted config",
+         ["aliases expand it to more than 100000 YAML nodes"]),
     Case("mp-fifo", "mig_instance", "h100", lambda c: {"simulator": c.sim, "mig_parted_config": {"file": _fifo(c.work / "config.yaml")}},
          "mig-parted config", ["not a regular file (a FIFO)"]),
     Case("mp-dev-zero", "mig_instance", "h100", lambda c: {"simulator": c.sim, "mig_parted_config": {"file": "/dev/zero"}},

@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _fabric, _libnvfm
+from ansible_collections.gpuops.mig.plugins.module_utils import _libnvfm
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from reliability_support import make_host, run_module, tree_snapshot

@@ -26,8 +26,8 @@ BAD_JOURNALS = [
     ("steps-missing", {"format": 1, "gpus": {"1": dict(ENTRY, steps=None)}}, "'steps'"),
     ("unknown-op", {"format": 1, "gpus": {"1": dict(ENTRY, steps=[{"op": "explode"}])}}, "unknown op 'explode'"),
     ("step-without-placement", {"format": 1, "gpus": {"1": dict(ENTRY, steps=[dict(STEP, placement=None)])}}, "placement"),
-    ("step-id-not-a-number", {"format": 1, "gpus": {"1": dict(ENTRY, steps=[{"op": "destroy_gi", "gi": "7", "profile": 9,
-                                                                               "placement": [0, 4]}])}}, "gi"),
+    ("step-id-not-a-number",
+     {"format": 1, "gpus": {"1": dict(ENTRY, steps=[{"op": "destroy_gi", "gi": "7", "profile": 9, "placement": [0, 4]}])}}, "gi"),
     ("done-out-of-range", {"format": 1, "gpus": {"1": dict(ENTRY, done={"5": {"gi": 1}})}}, "'5'"),
 ]
 

@@ -491,7 +491,7 @@ def _board(name, pci_device_id, pci_subsystem_id, architecture, memory_total_mb,
     }
 
 
-_AMPERE_SAME_AS = ["name", "memory_total_mb", "multiprocessor_count"]
+_AMPERE_SAME_AS = ("name", "memory_total_mb", "multiprocessor_count")
 
 
 def _a100_variant(name, pci_device_id, pci_subsystem_id, gigabytes, inferred=_AMPERE_SAME_AS):
@@ -499,7 +499,9 @@ def _a100_variant(name, pci_device_id, pci_subsystem_id, gigabytes, inferred=_AM
     names, memory, total = {40: (_A100_40_NAMES, _A100_40_MEMORY, 40960),
                             80: (_A100_80_NAMES, _A100_80_MEMORY, 81920)}[gigabytes]
     return _board(name, pci_device_id, pci_subsystem_id, ARCH_AMPERE, total, 108, _ampere_rows(names, memory), [],
-                  inferred, ci_sm_observed=True)
+                  list(inferred), ci_sm_observed=True)
+
+
 _HOPPER_SAME_AS = ["name", "memory_total_mb"]
 
 BOARDS.update({

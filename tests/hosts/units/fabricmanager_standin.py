@@ -34,7 +34,7 @@ def configured_mode(config_path):
     except FileNotFoundError:
         return 0
     for line in lines:
-        key, _, value = line.partition("=")
+        key, _equals, value = line.partition("=")
         if key.strip() == "FABRIC_MODE" and value.strip():
             return int(value.strip())
     return 0

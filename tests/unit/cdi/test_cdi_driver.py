@@ -215,7 +215,7 @@ def test_nodes_that_are_not_character_devices_get_the_driver_s_numbers(tmp_path)
     (tmp_path / "dev" / "nvidia-caps").mkdir(parents=True)
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc" / "devices").write_text(
-        "Character devices:\n195 nvidia\n508 nvidia-uvm\n234 nvidia-caps\n" "\nBlock devices:\n  8 sd\n"
+        "Character devices:\n195 nvidia\n508 nvidia-uvm\n234 nvidia-caps\n\nBlock devices:\n  8 sd\n"
     )
     numbers = _cdi.node_numbers_for(str(tmp_path))
     assert numbers("/dev/nvidia3") == {"type": "c", "major": 195, "minor": 3}

@@ -56,7 +56,7 @@ def test_missing_bindings_name_the_package_and_the_fix(library_dir):
 
 def test_bindings_without_the_newer_calls_are_too_old(library_dir):
     (library_dir / "pynvml.py").write_text(OLD_MODULE)
-    pynvml, problem, _ = _nvml_bindings.load_pynvml()
+    pynvml, problem, _traceback = _nvml_bindings.load_pynvml()
     assert pynvml is None
     assert "nvidia-ml-py of unknown version (%s)" % (library_dir / "pynvml.py") in problem
     assert "too old: it lacks nvmlDeviceGetModuleId" in problem and "mig_nvml_wheel" in problem

@@ -79,7 +79,7 @@ def test_the_fabric_manager_stand_in_serves_the_simulated_fabric_while_it_runs(t
         assert not any(partition["active"] for partition in _fabric(path)["partitions"])
     finally:
         service.send_signal(signal.SIGTERM)
-        output, _ = service.communicate(timeout=10)
+        output, _errors = service.communicate(timeout=10)
     assert service.returncode == 0, output
     assert "stopped" in output
     assert _fabric(path)["fm_running"] is False
