@@ -253,7 +253,7 @@ def _renamed(error, names):
     """``error`` naming the caller's variables instead of the options (the roles pass their
     inventory variable names in ``option_names``): in the option it is about, and where its
     message or valid values name other options."""
-    if not isinstance(error, InputError) or error.__class__ is not InputError or not names:  # subclasses word their own messages
+    if error.__class__ is not InputError or not names:  # subclasses (mig-parted files) word their own messages
         return error
     head = re.split(r"[.\[]", error.option, maxsplit=1)[0]
     if error.option in names:

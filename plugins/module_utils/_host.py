@@ -139,3 +139,9 @@ class Host(object):
         completed = run_command(["systemctl", "is-active"] + units)
         states = completed.stdout.split()
         return [unit for unit, state in zip(units, states) if state == "active"]
+
+
+def host_files(simulator=None):
+    """(lock path, journal path) of the host at ``simulator`` (or the real one)."""
+    host = Host(simulator)
+    return host.path("lock"), host.path("journal")

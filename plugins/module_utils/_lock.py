@@ -19,7 +19,6 @@ import time
 
 from ._errors import MigError
 from ._files import open_regular
-from ._host import Host
 
 #: How long a run waits for the lock by default (seconds).
 DEFAULT_LOCK_TIMEOUT = 60
@@ -44,12 +43,6 @@ class LockTimeout(MigError):
 
     def details(self):
         return {"lock_path": self.path, "lock_holder": self.holder}
-
-
-def host_files(simulator=None):
-    """(lock path, journal path) of a host (see ``_host.Host.path``)."""
-    host = Host(simulator)
-    return host.path("lock"), host.path("journal")
 
 
 def _read_holder(fd):

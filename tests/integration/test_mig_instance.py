@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
-from ansible_collections.gpuops.mig.plugins.module_utils._lock import host_files, host_lock
+from ansible_collections.gpuops.mig.plugins.module_utils._host import host_files
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import host_lock
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

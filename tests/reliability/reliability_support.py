@@ -16,7 +16,7 @@ import traceback
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _lock
+from ansible_collections.gpuops.mig.plugins.module_utils import _host
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
@@ -115,11 +115,11 @@ def instance_uuids(path):
 
 
 def journal_path(path):
-    return _lock.host_files(path)[1]
+    return _host.host_files(path)[1]
 
 
 def lock_path(path):
-    return _lock.host_files(path)[0]
+    return _host.host_files(path)[0]
 
 
 def start_playbook(playbook, extra_vars):

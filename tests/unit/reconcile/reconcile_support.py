@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _lock, _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _host, _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
@@ -69,7 +69,7 @@ def mutating_calls(path):
 
 
 def journal_path(path):
-    return _lock.host_files(path)[1]
+    return _host.host_files(path)[1]
 
 
 def interrupt_run(path, layout, steps_per_gpu, gpus=None):

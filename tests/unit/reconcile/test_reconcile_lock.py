@@ -11,7 +11,8 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import MigError
-from ansible_collections.gpuops.mig.plugins.module_utils._lock import EXCLUSIVE, SHARED, LockTimeout, host_files, host_lock
+from ansible_collections.gpuops.mig.plugins.module_utils._host import host_files
+from ansible_collections.gpuops.mig.plugins.module_utils._lock import EXCLUSIVE, SHARED, LockTimeout, host_lock
 
 from reconcile_support import apply, layouts, mutating_calls, opened
 
