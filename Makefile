@@ -13,7 +13,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 
-.PHONY: demo demo-hosts test venv install units integration reliability container container-deps molecule \
+.PHONY: demo demo-hosts test test-fast venv install units integration reliability container container-deps molecule \
 	molecule-hosts hosts-test lint sanity bench clean host-image clean-hosts real-hosts
 
 venv: $(VENV)/.installed
@@ -88,8 +88,8 @@ container-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_TOOLS); \
 	else echo "container-deps: missing$$missing and apt-get cannot install them here: tests/container will skip"; fi
 
-# A real container engine with the CDI spec (podman; the image is built once into build/container).
-container: install container-deps
+# A real container engine with the CDI spec (podman, in the managed-host image).
+container: install host-image
 	$(BIN)/pytest -q -rs tests/container
 
 molecule: install
@@ -101,14 +101,16 @@ lint: install
 sanity: venv
 	bash tests/sanity/run.sh
 
-# One pytest run (two workers: most tests wait on ansible-playbook processes), then molecule,
-# ansible-lint and ansible-test sanity.
-test: install container-deps
-	$(BIN)/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability tests/container
-	$(MAKE) --no-print-directory molecule
-	$(MAKE) --no-print-directory real-hosts
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory sanity
+# Every test, stage by stage (tests/run-all.sh prints the seconds of each): pytest (two
+# workers: most tests wait on ansible-playbook processes) while the container tools and the
+# managed-host image are prepared beside it, then the container test, molecule, the real
+# managed hosts, ansible-lint and ansible-test sanity.
+test: install
+	MAKE="$(MAKE)" bash tests/run-all.sh
+
+# The inner loop: the pytest part only, without containers.
+test-fast: install
+	$(BIN)/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability
 
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -254,6 +254,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# first of the collection's imports: the others are then compiled once per host and cached
+from ansible_collections.gpuops.mig.plugins.module_utils import _bytecode_cache  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.gpuops.mig.plugins.module_utils._cdi import (
     DEFAULT_MODE,
     DISCOVERY_MODES,

@@ -274,6 +274,8 @@ feature_gates:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# first of the collection's imports: the others are then compiled once per host and cached
+from ansible_collections.gpuops.mig.plugins.module_utils import _bytecode_cache  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.gpuops.mig.plugins.module_utils._fabric import FM_BACKENDS, ensure_partition
 from ansible_collections.gpuops.mig.plugins.module_utils._fabric_host import converge_fabric
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module

@@ -392,6 +392,8 @@ backend:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# first of the collection's imports: the others are then compiled once per host and cached
+from ansible_collections.gpuops.mig.plugins.module_utils import _bytecode_cache  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._converge import CHANGE_OPTIONS, converge

@@ -270,6 +270,8 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# first of the collection's imports: the others are then compiled once per host and cached
+from ansible_collections.gpuops.mig.plugins.module_utils import _bytecode_cache  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.gpuops.mig.plugins.module_utils._fleet_input import mig_plan
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
 

@@ -1,15 +1,15 @@
 """A real container engine uses the spec cdi_spec writes (issue 14): podman starts a
-container from a locally built minimal Debian image with ``--device <kind>=0:1`` (a MIG
-device of a simulated DGX H100), without the NVIDIA Container Toolkit, and the test looks
+container from the managed-host image of the real-host tests (Debian, built locally) with
+``--device <kind>=0:1`` (a MIG device of a simulated DGX H100), without the NVIDIA Container Toolkit, and the test looks
 inside: the MIG device's capability nodes and parent node as character devices (only
 those), the simulated driver's nvidia-smi, and libcuda.so.1 / libnvidia-ml.so.1 resolved by
 the container's own dynamic linker.
 
 Needs root (runc creates the spec's device nodes with mknod), podman with runc, and
-mmdebstrap for the image (``make container-deps`` installs them on Debian). The image is
-built once into build/container/ and reused; ``GPUOPS_MIG_TEST_IMAGE_TAR`` names another
-root file system tarball. The test skips, saying why, only when podman cannot run here (missing, not root, or not
-able to start even a plain container).
+mmdebstrap for the image (``make container-deps`` installs them on Debian; ``make
+host-image`` builds the image once, or this test does). The test skips, saying why, only
+when podman cannot run here (missing, not root, or not able to start even a plain
+container).
 """
 
 import json
@@ -26,9 +26,7 @@ import yaml
 from playbook_runner import REPO, run_playbook
 
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "podman_cdi.yml"
-IMAGE = "localhost/gpuops-mig-cdi-test:bookworm"
-IMAGE_TAR = Path(os.environ.get("GPUOPS_MIG_TEST_IMAGE_TAR") or REPO / "build" / "container" / "bookworm-minbase.tar")
-DEBIAN_MIRROR = os.environ.get("GPUOPS_MIG_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+HOST_IMAGE_SCRIPTS = REPO / "tests" / "hosts"
 #: Options this engine needs here: runc (creates CDI device nodes), explicit ulimits, no network.
 PODMAN_RUN = [
     "run",
@@ -66,33 +64,19 @@ def podman():
 
 @pytest.fixture(scope="module")
 def image(podman):
-    """The minimal Debian image, built with mmdebstrap into build/container once."""
-    timings = {}
-    if not IMAGE_TAR.exists():
+    """The managed-host image of the real-host tests (tests/hosts/build-image.sh: Debian
+    bookworm from Debian packages, built once and kept by podman)."""
+    name = _run(["bash", str(HOST_IMAGE_SCRIPTS / "image-name.sh")]).stdout.strip()
+    if _run(podman + ["image", "exists", name]).returncode != 0:
         if shutil.which("mmdebstrap") is None:
-            pytest.fail("mmdebstrap is missing and %s is not built: run `make container-deps`" % IMAGE_TAR)
-        IMAGE_TAR.parent.mkdir(parents=True, exist_ok=True)
-        partial = IMAGE_TAR.with_suffix(".partial.tar")
-        started = time.monotonic()
-        built = _run(
-            ["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", str(partial), DEBIAN_MIRROR],
-            stdin=subprocess.DEVNULL,
-            timeout=900,
-        )
-        assert built.returncode == 0, built.stderr[-3000:]
-        partial.rename(IMAGE_TAR)
-        timings["mmdebstrap"] = time.monotonic() - started
-    if _run(podman + ["image", "exists", IMAGE]).returncode != 0:
-        started = time.monotonic()
-        imported = _run(podman + ["import", "--quiet", str(IMAGE_TAR), IMAGE])
-        assert imported.returncode == 0, imported.stderr[-3000:]
-        timings["podman import"] = time.monotonic() - started
-    for step, seconds in timings.items():
-        print("%s: %.1f s" % (step, seconds))
-    plain = _run(podman + PODMAN_RUN + [IMAGE, "/bin/true"], timeout=300)
+            pytest.fail("mmdebstrap is missing and %s is not built: run `make host-image`" % name)
+        built = _run(["bash", str(HOST_IMAGE_SCRIPTS / "build-image.sh")], stdin=subprocess.DEVNULL, timeout=900)
+        assert built.returncode == 0, built.stdout[-1000:] + built.stderr[-3000:]
+        print(built.stdout.strip())
+    plain = _run(podman + PODMAN_RUN + [name, "/bin/true"], timeout=300)
     if plain.returncode != 0:
         pytest.skip("podman cannot start any container here (no CDI involved): %s" % plain.stderr.strip()[-500:])
-    return IMAGE
+    return name
 
 
 def _spec_location(podman, tmp_path):

@@ -1,0 +1,119 @@
+"""The bytecode cache for module_utils run from AnsiballZ's zip: each test imports from a
+zip laid out as AnsiballZ lays it out, in a fresh Python, and looks at what it got."""
+
+import importlib.util
+import marshal
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from playbook_runner import REPO
+
+PACKAGE = "ansible_collections/gpuops/mig/plugins/module_utils"
+CACHE_SOURCE = (REPO / "plugins" / "module_utils" / "_bytecode_cache.py").read_text()
+PROBE = "ansible_collections.gpuops.mig.plugins.module_utils._probe"
+IMPORT_PROBE = (
+    "import ansible_collections.gpuops.mig.plugins.module_utils._bytecode_cache\n"
+    "import %s as probe\nprint(probe.VALUE)\n" % PROBE
+)
+
+
+def _payload(path, probe_source):
+    """A zip holding the package with the real _bytecode_cache and a probe module."""
+    with zipfile.ZipFile(str(path), "w") as payload:
+        parts = PACKAGE.split("/")
+        for depth in range(1, len(parts) + 1):
+            payload.writestr("/".join(parts[:depth]) + "/__init__.py", "")
+        payload.writestr(PACKAGE + "/_bytecode_cache.py", CACHE_SOURCE)
+        payload.writestr(PACKAGE + "/_probe.py", probe_source)
+    return path
+
+
+def _run(payload, cache):
+    """The probe's VALUE as a fresh Python imports it from ``payload`` with ``cache``."""
+    environment = dict(os.environ, GPUOPS_MIG_BYTECODE_CACHE=str(cache), PYTHONDONTWRITEBYTECODE="1")
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, %r)\n" % str(payload) + IMPORT_PROBE],
+        env=environment, capture_output=True, text=True, check=True,
+    )
+    return int(completed.stdout)
+
+
+def _entries(cache):
+    return sorted(cache.glob("*.pyc")) if cache.exists() else []
+
+
+def _forge(entry, source):
+    """Replace the code in a cache entry (its header kept) with ``source`` compiled."""
+    header_length = len(importlib.util.MAGIC_NUMBER) + 32  # Python's magic, then the source's sha256
+    header = entry.read_bytes()[:header_length]
+    entry.write_bytes(header + marshal.dumps(compile(source, "forged", "exec")))
+
+
+@pytest.fixture
+def payload(tmp_path):
+    return _payload(tmp_path / "payload.zip", "VALUE = 1\n")
+
+
+def test_the_first_run_compiles_into_a_private_directory(payload, tmp_path):
+    cache = tmp_path / "cache"
+    assert _run(payload, cache) == 1
+    assert len(_entries(cache)) == 1  # the probe (the cache module itself is imported before it is installed)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+
+
+def test_a_later_run_executes_the_cached_code(payload, tmp_path):
+    cache = tmp_path / "cache"
+    _run(payload, cache)
+    _forge(_entries(cache)[0], "VALUE = 2\n")  # proves the entry is what runs
+    assert _run(payload, cache) == 2
+
+
+def test_a_changed_source_is_compiled_again(payload, tmp_path):
+    cache = tmp_path / "cache"
+    _run(payload, cache)
+    _forge(_entries(cache)[0], "VALUE = 2\n")
+    changed = _payload(tmp_path / "changed.zip", "VALUE = 3\n")
+    assert _run(changed, cache) == 3
+    assert len(_entries(cache)) == 2
+
+
+@pytest.mark.parametrize("spoil", ["group_writable", "truncated", "symlink"])
+def test_an_entry_that_cannot_be_trusted_is_not_used(payload, tmp_path, spoil):
+    cache = tmp_path / "cache"
+    _run(payload, cache)
+    entry = _entries(cache)[0]
+    _forge(entry, "VALUE = 2\n")
+    if spoil == "group_writable":
+        entry.chmod(0o664)
+    elif spoil == "truncated":
+        entry.write_bytes(entry.read_bytes()[:-3])
+    else:
+        forged = tmp_path / "elsewhere.pyc"
+        entry.rename(forged)
+        entry.symlink_to(forged)
+    assert _run(payload, cache) == 1
+
+
+def test_a_directory_others_can_write_is_not_used(payload, tmp_path):
+    cache = tmp_path / "cache"
+    _run(payload, cache)
+    _forge(_entries(cache)[0], "VALUE = 2\n")
+    cache.chmod(0o777)
+    assert _run(payload, cache) == 1
+
+
+def test_off_compiles_every_time_and_writes_nothing(payload, tmp_path):
+    assert _run(payload, "off") == 1
+    assert not (tmp_path / "off").exists()
+    assert not list(tmp_path.glob("**/*.pyc"))
+
+
+def test_an_unwritable_place_still_runs_the_module(payload, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert _run(payload, blocker / "cache") == 1
