@@ -3,12 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One pass over a host's Fabric Manager (fabric_partition with ``fabric_mode``):
 fabricmanager.cfg (only the keys given change), the service restarted when its configuration
-changed, then every partition of the host's VMs brought to the wanted state.
+changed or started when it is stopped, then every partition of the host's VMs brought to the
+wanted state.
 
 A host without NVSwitch / Fabric Manager is reported and left alone. In check mode a
 configuration change is predicted, and the partitions are planned against the Fabric
-Manager that runs now only when its configuration does not change (a restart into another
-mode deactivates every partition, so they are then predicted as activations).
+Manager that runs now only when it keeps running as it is (a restart, or the start of a
+stopped Fabric Manager, leaves every partition inactive, so they are then predicted as
+activations).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -117,21 +119,46 @@ def fabric_manager_config(host, path=None):
     return path, None
 
 
+def fabric_manager_running(host, service):
+    """Whether Fabric Manager runs: ``service`` on a host with real units, the simulated
+    Fabric Manager on a host whose files and units are simulated."""
+    if host.simulated_files:
+        from ._simulator.state import read_state
+
+        return bool(read_state(host.simulator)["fabric"].get("fm_running", True))
+    return bool(host.active_units([service]))
+
+
 def restart_fabric_manager(host, service, mode):
     """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE ``mode``);
     on a host whose files and units are simulated, the simulated Fabric Manager takes the mode."""
     if host.simulated_files:
+        from ._simulator import fm_lib
         from ._simulator import host as simulated_host
 
         simulated_host.update_host(host.simulator, fabric_mode=mode)
+        fm_lib.set_fabric_manager_running(host.simulator, True)
         return
     host.restart_unit(service)
 
 
+def start_fabric_manager(host, service):
+    """Start a stopped Fabric Manager. It starts afresh (no ``--restart``): every partition
+    is inactive until activated again."""
+    if host.simulated_files:
+        from ._simulator import fm_lib
+
+        fm_lib.restart_fabric_manager(host.simulator, resiliency=False)
+        return
+    host.start_units([service])
+
+
 def _configure(session, path, current, mode, settings):
-    """Write fabricmanager.cfg and restart Fabric Manager when its configuration changes.
-    -> (actions, whether Fabric Manager restarts into the new configuration)."""
+    """Write fabricmanager.cfg, and restart Fabric Manager when its configuration changes or
+    start it when it is stopped. -> (actions, whether Fabric Manager (re)starts, so that
+    every partition begins inactive)."""
     params = session.params
+    host = session.hardware.host
     wanted = set_config_keys(current, dict(settings, FABRIC_MODE=MODE_NUMBERS[mode]))
     try:
         with open(path, "r") as handle:
@@ -139,6 +166,7 @@ def _configure(session, path, current, mode, settings):
     except (IOError, OSError):
         written = None
     restart = parse_fabricmanager_cfg(current).mode != MODE_NUMBERS[mode] or (written is not None and written != wanted)
+    start = not restart and not fabric_manager_running(host, params["service"])
     actions = []
     if written != wanted:
         actions.append({"action": "write_config", "path": path})
@@ -147,8 +175,12 @@ def _configure(session, path, current, mode, settings):
     if restart:
         actions.append({"action": "restart", "service": params["service"], "fabric_mode": mode})
         if not session.check_mode:
-            restart_fabric_manager(session.hardware.host, params["service"], MODE_NUMBERS[mode])
-    return actions, restart
+            restart_fabric_manager(host, params["service"], MODE_NUMBERS[mode])
+    elif start:
+        actions.append({"action": "start", "service": params["service"], "fabric_mode": mode})
+        if not session.check_mode:
+            start_fabric_manager(host, params["service"])
+    return actions, restart or start
 
 
 def converge_fabric(session):

@@ -33,7 +33,8 @@ description:
     where it reports neither.
   - With O(fabric_mode) one call converges the host's whole Fabric Manager (version 1.1.0)
     - it sets C(FABRIC_MODE) and O(settings) in fabricmanager.cfg (other keys and comments
-    are kept), restarts O(service) when the configuration changed, and brings every entry of
+    are kept), restarts O(service) when the configuration changed, starts it when it is
+    stopped (it starts afresh, with every partition inactive), and brings every entry of
     O(partitions) to O(state). A host without NVSwitch / Fabric Manager is left alone and
     reported with RV(fabric_manager=false).
 author: gpuops maintainers (@gpuops)
@@ -65,7 +66,7 @@ options:
     default: []
     version_added: 1.1.0
   service:
-    description: With O(fabric_mode), the systemd unit of Fabric Manager, restarted when its configuration changes.
+    description: With O(fabric_mode), the systemd unit of Fabric Manager, restarted when its configuration changes and started when it is stopped.
     type: str
     default: nvidia-fabricmanager
     version_added: 1.1.0
@@ -242,7 +243,8 @@ partition:
 actions:
   description: What was done (or would be, in check mode), in order. C(action) is
     C(activate), C(deactivate) or C(set_activated); activations in vGPU mode carry
-    C(vfs), C(set_activated) carries C(partition_ids).
+    C(vfs), C(set_activated) carries C(partition_ids). With O(fabric_mode) also
+    C(write_config) (C(path)), C(restart) and C(start) (C(service), C(fabric_mode)).
   returned: success
   type: list
   elements: dict

@@ -81,3 +81,14 @@ def test_fabric_mode_converges_the_whole_fabric_manager(tmp_path, playbook_runne
     assert host["fabric"]["mode"] == 1
     assert active_partitions(str(tmp_path / "h100.json")) == []
     assert not (tmp_path / "a30.json.root" / "usr/share/nvidia/nvswitch").exists()
+
+
+def test_a_stopped_fabric_manager_is_started_and_its_partitions_activated_again(tmp_path, playbook_runner):
+    path = make_host(tmp_path, "dgx-h100", 1)
+    run(playbook_runner, "fabric_manager_stopped.yml", host=path, expected=["write_config", "activate", "activate"])
+    activated = active_partitions(path)
+    assert len(activated) == 2
+    fm_lib.set_fabric_manager_running(path, False)  # as `systemctl stop nvidia-fabricmanager`
+    run(playbook_runner, "fabric_manager_stopped.yml", host=path, expected=["start", "activate", "activate"])
+    assert read_state(path)["fabric"]["fm_running"] is True
+    assert active_partitions(path) == activated
