@@ -253,6 +253,9 @@ def test_teardown_undoes_site(tmp_path, playbook_runner):
     assert host.describe_host(str(state))["units"] == {"nvidia-dcgm": True, "nvidia-k8s-device-plugin": True}
     passed(playbook_runner(PLAYBOOKS / "teardown.yml", {"gpuops_mig_teardown_simulated_hosts": True}, inventory=inventory))
     assert not state.exists()
+    # a host that does not exist (yet) has nothing to undo: no failure, nothing left behind
+    passed(playbook_runner(PLAYBOOKS / "teardown.yml", {"gpuops_mig_teardown_simulated_hosts": True}, inventory=inventory))
+    assert not state.exists()
 
 
 def test_plan_places_a_demand_and_applies_it(tmp_path, playbook_runner):
