@@ -30,12 +30,8 @@ from ._capabilities import capabilities_for
 from ._desired import desired_state
 from ._errors import InputError, MigError
 from ._lock import host_lock
-from ._reconcile import (
-    MigModeChange,
-    InstanceChange,
-    RunFailed,
-    fabric_partition_members,
-)
+from ._execution import RunFailed
+from ._reconcile import InstanceChange, MigModeChange, fabric_partition_members
 
 #: A systemd unit name: systemd's characters, and no leading "-" that systemctl would take
 #: for an option.

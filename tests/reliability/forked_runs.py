@@ -20,9 +20,9 @@ KILLED = 137
 
 def die_at_journal_write(number, before):
     """Make this process exit at its ``number``-th journal write (1 = the first)."""
-    from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+    from ansible_collections.gpuops.mig.plugins.module_utils import _journal
 
-    write = _reconcile._write_json_atomically
+    write = _journal._write_json_atomically
     count = [0]
 
     def write_or_die(path, document, mode=0o600):
@@ -33,7 +33,7 @@ def die_at_journal_write(number, before):
         if count[0] == number:
             os._exit(KILLED)
 
-    _reconcile._write_json_atomically = write_or_die
+    _journal._write_json_atomically = write_or_die
 
 
 def _serve():

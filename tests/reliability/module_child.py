@@ -17,21 +17,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "dev"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile  # noqa: E402
+from ansible_collections.gpuops.mig.plugins.module_utils import _journal  # noqa: E402
 from reliability_support import run_module  # noqa: E402
 
 KILLED = 137
 
 
 def die_before_record(gpu, step):
-    record = _reconcile.Journal.record
+    record = _journal.Journal.record
 
     def record_or_die(journal, index, step_number, result):
         if (index, step_number) == (gpu, step):
             os._exit(KILLED)
         return record(journal, index, step_number, result)
 
-    _reconcile.Journal.record = record_or_die
+    _journal.Journal.record = record_or_die
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _execution, _journal
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 from reliability_plans import PLANS, build_host, host_gpus, journal_layout, layout_key, mig_uuids, run_args
 from reliability_support import journal_path, run_module, tree_snapshot
@@ -27,7 +27,7 @@ def _layouts(path):
 def _full_disk(monkeypatch, path, first, persistent):
     """Journal writes fail with ENOSPC from the ``first``-th on (only that one unless
     ``persistent``); other files (the simulated host's state) are written as usual."""
-    write = _reconcile.write_atomically
+    write = _journal.write_atomically
     count = [0]
 
     def write_or_fail(target, text, mode, durable=True, directory_mode=0o755):
@@ -37,7 +37,7 @@ def _full_disk(monkeypatch, path, first, persistent):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), target)
         return write(target, text, mode, durable, directory_mode)
 
-    monkeypatch.setattr(_reconcile, "write_atomically", write_or_fail)
+    monkeypatch.setattr(_journal, "write_atomically", write_or_fail)
 
 
 @pytest.mark.parametrize("persistent", [False, True], ids=["once", "from-then-on"])
@@ -73,7 +73,7 @@ def test_an_unexpected_error_in_a_step_is_named_and_rolled_back(host_dir, monkey
     a message naming its type, changed true."""
     path = build_host(host_dir, RESHAPE)
     initial = _layouts(path)
-    run_step = _reconcile.Executor.run_step
+    run_step = _execution.Executor.run_step
     calls = [0]
 
     def third_step_breaks(executor, index, step, done):
@@ -82,7 +82,7 @@ def test_an_unexpected_error_in_a_step_is_named_and_rolled_back(host_dir, monkey
             raise KeyError("gi_profile")
         return run_step(executor, index, step, done)
 
-    monkeypatch.setattr(_reconcile.Executor, "run_step", third_step_breaks)
+    monkeypatch.setattr(_execution.Executor, "run_step", third_step_breaks)
     result = run_module("mig_instance", dict(run_args(RESHAPE, path), parallel=1))
     assert "traceback" not in result and result.get("failed") is True, result
     assert "unexpected KeyError" in result["msg"] and result["unexpected"] == "KeyError"

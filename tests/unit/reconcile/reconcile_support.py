@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _host, _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _execution, _host, _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._desired import desired_state
 from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
@@ -51,7 +51,7 @@ def run_change(hardware, layout, gpus=None, check_mode=False, diff=False, lock_t
 def layouts(path):
     """{GPU index: layout view} read from the host."""
     with opened(path) as hardware:
-        return dict((device.index, _reconcile.layout_view(_reconcile.instance_records(hardware, device.index))) for device in hardware.devices())
+        return dict((device.index, _reconcile.layout_view(_execution.instance_records(hardware, device.index))) for device in hardware.devices())
 
 
 def mig_uuids(path):
@@ -60,7 +60,7 @@ def mig_uuids(path):
         return dict(
             ((device.index, record["placement"][0]), sorted(c["mig_uuid"] for c in record["compute_instances"]))
             for device in hardware.devices()
-            for record in _reconcile.instance_records(hardware, device.index)
+            for record in _execution.instance_records(hardware, device.index)
         )
 
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _converge, _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _converge, _execution
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import PlacementError
 from ansible_collections.gpuops.mig.plugins.module_utils._feature_gates import resolve
 from ansible_collections.gpuops.mig.plugins.module_utils._module import Session
@@ -80,7 +80,7 @@ def test_a_failing_call_rolls_every_gpu_back_and_names_host_gpu_call_and_error(m
         simulator,
         faults=[{"function": "nvmlDeviceCreateGpuInstanceWithPlacement", "error": "NVML_ERROR_INSUFFICIENT_RESOURCES", "gpu": 2}],
     )
-    with pytest.raises(_reconcile.RunFailed) as raised:
+    with pytest.raises(_execution.RunFailed) as raised:
         apply(simulator, ["4g.40gb", "3g.40gb"], gpus=["0", "1", "2", "3"])
     failure = raised.value
     message = str(failure)
@@ -104,7 +104,7 @@ def test_a_rollback_that_fails_too_is_reported_with_what_exists(make_host):
         simulator,
         faults=[{"function": "nvmlDeviceCreateGpuInstanceWithPlacement", "error": "NVML_ERROR_UNKNOWN", "gpu": 1, "persistent": True}],
     )
-    with pytest.raises(_reconcile.RunFailed) as raised:
+    with pytest.raises(_execution.RunFailed) as raised:
         apply(simulator, ["4g.24gb"], gpus=["1"])
     details = raised.value.details()
     failed = dict((step["action"], step["error"]) for step in details["rollback"] if not step["ok"])

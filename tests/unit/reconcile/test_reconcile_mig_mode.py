@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _execution, _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import PlacementError
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
@@ -41,7 +41,7 @@ def test_check_mode_predicts_the_run_and_only_pending_gpus_are_reset(make_host, 
 def test_gpu_clients_are_started_again_when_the_change_fails(make_host):
     # a service outside gpu_clients keeps GPU 2 busy: its reset fails
     simulator = make_host("a30-x4", mig=False, units={"nvidia-dcgm": {"active": True}, "trainer": {"active": True, "gpus": [2]}})
-    with pytest.raises(_reconcile.RunFailed) as raised:
+    with pytest.raises(_execution.RunFailed) as raised:
         change(simulator, True, gpu_clients=["nvidia-dcgm", "nvidia-k8s-device-plugin"])
     assert raised.value.details()["call"] == "nvidia-smi --gpu-reset" and raised.value.details()["gpu"] == 2
     assert [action["action"] for action in raised.value.details()["actions"] if "unit" in action] == ["stop_unit", "start_unit"]

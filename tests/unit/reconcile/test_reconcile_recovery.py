@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpuops.mig.plugins.module_utils import _reconcile
+from ansible_collections.gpuops.mig.plugins.module_utils import _execution, _reconcile
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host as simulated_host
 
 from reconcile_support import apply, interrupt_run, journal_path, layouts, mig_uuids, mutating_calls, opened, run_change
@@ -68,7 +68,7 @@ def test_an_instance_outside_the_interrupted_plan_is_never_touched(interrupted):
         profile = next(p for p in hardware.gpu_instance_profiles(3) if p.name == "1g.6gb")
         foreign = hardware.create_gpu_instance(3, profile.profile_id, next(p for p in profile.placements if p.start not in taken))
     # rolling GPU 3 back needs its 4g.24gb again, which the foreign instance is in the way of
-    with pytest.raises(_reconcile.RunFailed) as raised:
+    with pytest.raises(_execution.RunFailed) as raised:
         apply(simulator, LAYOUT, gpus=["0"])
     assert "GPU 3" in str(raised.value) and raised.value.details()["error"] == "NVML_ERROR_INSUFFICIENT_RESOURCES"
     assert "1g.6gb@%d:1 []" % foreign.placement.start in layouts(simulator)[3]
