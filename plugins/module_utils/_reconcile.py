@@ -91,8 +91,6 @@ def destroy_steps(record):
     return steps
 
 
-
-
 class MigModeChange(object):
     """Bring MIG mode of the selected GPUs to ``enabled`` (see ``mig_mode``'s docs).
 
