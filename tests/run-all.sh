@@ -21,7 +21,7 @@ stage() {
     echo "=== $name"
     "$@"
     status=$?
-    timings+=("$(printf '%-34s %4d s  %s' "$name" $((SECONDS - started)) "$([[ $status -eq 0 ]] && echo ok || echo "FAILED ($status)")")")
+    timings+=("$(printf '%-40s %4d s  %s' "$name" $((SECONDS - started)) "$([[ $status -eq 0 ]] && echo ok || echo "FAILED ($status)")")")
     [[ $status -eq 0 ]] || failed="$failed $name"
     return $status
 }
@@ -44,7 +44,7 @@ pytest_status=$?
 
 wait "$prepare"
 prepare_status=$?
-timings+=("$(printf '%-34s %4d s  %s' "containers prepared (beside it)" $((SECONDS - prepare_started)) \
+timings+=("$(printf '%-40s %4d s  %s' "containers prepared (beside it)" $((SECONDS - prepare_started)) \
     "$([[ $prepare_status -eq 0 ]] && echo ok || echo "FAILED ($prepare_status)")")")
 if [[ $prepare_status -ne 0 ]]; then
     failed="$failed prepare"
