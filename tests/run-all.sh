@@ -1,30 +1,21 @@
 #!/usr/bin/env bash
 # Every test, as `make test` runs them, with the seconds each stage took.
 #
-# The pytest run is CPU-bound (two workers on a 2-core machine) while preparing the
-# containers (apt-get for podman, runc and mmdebstrap; the managed-host image from Debian
-# packages; the nvidia-ml-py wheels) mostly waits on the network, so the preparation runs
-# beside it and everything that needs containers comes after it. Run from the repository
-# root by `make test` (which installs the collection first); MAKE names the make to call.
+# Stages run two at a time where one mostly waits: the CPU-bound pytest run (two workers on
+# a 2-core machine) beside the container preparation (apt-get for podman, runc and
+# mmdebstrap; the managed-host image from Debian packages; the nvidia-ml-py wheels), the
+# localhost molecule scenarios beside the real managed hosts (containers booting, SSH), and
+# ansible-test sanity beside ansible-lint. Each stage of a pair writes its own log,
+# printed when the pair is done. Run from the repository root by `make test`, which
+# installs the collection once (`-o install` keeps the stages from installing it again,
+# side by side); MAKE names the make to call.
 set -uo pipefail
 
-make_cmd=("${MAKE:-make}" --no-print-directory)
+make_cmd=("${MAKE:-make}" --no-print-directory -o install)
 bin=.venv/bin
 mkdir -p build
-prepare_log=build/test-prepare.log
 timings=()
 failed=""
-
-stage() {
-    local name=$1 started=$SECONDS status
-    shift
-    echo "=== $name"
-    "$@"
-    status=$?
-    timings+=("$(printf '%-40s %4d s  %s' "$name" $((SECONDS - started)) "$([[ $status -eq 0 ]] && echo ok || echo "FAILED ($status)")")")
-    [[ $status -eq 0 ]] || failed="$failed $name"
-    return $status
-}
 
 summary() {
     echo
@@ -34,28 +25,48 @@ summary() {
 }
 trap summary EXIT
 
-prepare_started=$SECONDS
-"${make_cmd[@]}" container-deps host-image >"$prepare_log" 2>&1 &
-prepare=$!
+record() {  # name seconds status
+    timings+=("$(printf '%-40s %4d s  %s' "$1" "$2" "$([[ $3 -eq 0 ]] && echo ok || echo "FAILED ($3)")")")
+    [[ $3 -eq 0 ]] || failed="$failed $1"
+}
 
-stage "pytest: unit, integration, reliability" \
-    "$bin/pytest" -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability
-pytest_status=$?
+stage() {  # name command: alone
+    local started=$SECONDS code
+    echo "=== $1"
+    bash -c "$2"
+    code=$?
+    record "$1" $((SECONDS - started)) $code
+    return $code
+}
 
-wait "$prepare"
-prepare_status=$?
-timings+=("$(printf '%-40s %4d s  %s' "containers prepared (beside it)" $((SECONDS - prepare_started)) \
-    "$([[ $prepare_status -eq 0 ]] && echo ok || echo "FAILED ($prepare_status)")")")
-if [[ $prepare_status -ne 0 ]]; then
-    failed="$failed prepare"
-    echo "=== preparing the containers failed, its log ($prepare_log):"
-    tail -n 60 "$prepare_log"
-    exit 1
-fi
-[[ $pytest_status -eq 0 ]] || exit 1
+# side_by_side "name A" "command A" "name B" "command B": both at once, each into
+# build/test-stage-<0|1>.log, printed when both are done (A's first). Fails when either does.
+side_by_side() {
+    local names=("$1" "$3") commands=("$2" "$4") pids=() status=0 index code
+    for index in 0 1; do
+        echo "=== ${names[index]} (beside the other; log build/test-stage-$index.log)"
+        bash -c 'started=$SECONDS; bash -c "$1"; code=$?; echo $((SECONDS - started)) >"$2"; exit $code' \
+            stage "${commands[index]}" "build/test-stage-$index.seconds" >"build/test-stage-$index.log" 2>&1 &
+        pids[index]=$!
+    done
+    for index in 0 1; do
+        wait "${pids[index]}"
+        code=$?
+        echo "=== ${names[index]}: its output"
+        cat "build/test-stage-$index.log"
+        record "${names[index]}" "$(cat "build/test-stage-$index.seconds")" $code
+        [[ $code -eq 0 ]] || status=1
+    done
+    return $status
+}
 
-stage "pytest: a container gets its device" "$bin/pytest" -q -rs tests/container || exit 1
-stage "molecule: localhost scenarios" "${make_cmd[@]}" molecule || exit 1
-stage "real managed hosts over SSH" "${make_cmd[@]}" real-hosts || exit 1
-stage "ansible-lint" "${make_cmd[@]}" lint || exit 1
-stage "ansible-test sanity" "${make_cmd[@]}" sanity || exit 1
+side_by_side \
+    "pytest: unit, integration, reliability" "$bin/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability" \
+    "containers prepared (beside it)" "${make_cmd[*]} container-deps host-image" || exit 1
+stage "pytest: a container gets its device" "$bin/pytest -q -rs tests/container" || exit 1
+side_by_side \
+    "molecule: localhost scenarios" "${make_cmd[*]} molecule" \
+    "real managed hosts over SSH (beside it)" "${make_cmd[*]} real-hosts" || exit 1
+side_by_side \
+    "ansible-test sanity" "${make_cmd[*]} sanity" \
+    "ansible-lint (beside it)" "${make_cmd[*]} lint" || exit 1
