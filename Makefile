@@ -101,14 +101,14 @@ lint: install
 sanity: venv
 	bash tests/sanity/run.sh
 
-# Every test, stage by stage (tests/run-all.sh prints the seconds of each): pytest (two
-# workers: most tests wait on ansible-playbook processes) while the container tools and the
-# managed-host image are prepared beside it, then the container test, molecule, the real
-# managed hosts, ansible-lint and ansible-test sanity.
+# Every test (tests/run-all.sh, which prints the seconds of each stage): test-fast beside the
+# preparation of the containers, the container test, the localhost molecule scenarios beside
+# the real managed hosts, ansible-test sanity beside ansible-lint.
 test: install
 	MAKE="$(MAKE)" bash tests/run-all.sh
 
-# The inner loop: the pytest part only, without containers.
+# The inner loop: the pytest part only (two workers: most tests wait on ansible-playbook
+# processes), without containers.
 test-fast: install
 	$(BIN)/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability
 

@@ -12,7 +12,6 @@
 set -uo pipefail
 
 make_cmd=("${MAKE:-make}" --no-print-directory -o install)
-bin=.venv/bin
 mkdir -p build
 timings=()
 failed=""
@@ -61,9 +60,9 @@ side_by_side() {
 }
 
 side_by_side \
-    "pytest: unit, integration, reliability" "$bin/pytest -q -rs -n 2 --dist loadfile tests/unit tests/integration tests/reliability" \
+    "pytest: unit, integration, reliability" "${make_cmd[*]} test-fast" \
     "containers prepared (beside it)" "${make_cmd[*]} container-deps host-image" || exit 1
-stage "pytest: a container gets its device" "$bin/pytest -q -rs tests/container" || exit 1
+stage "pytest: a container gets its device" "${make_cmd[*]} container" || exit 1
 side_by_side \
     "molecule: localhost scenarios" "${make_cmd[*]} molecule" \
     "real managed hosts over SSH (beside it)" "${make_cmd[*]} real-hosts" || exit 1

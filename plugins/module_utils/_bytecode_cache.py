@@ -30,6 +30,7 @@ import pwd
 import stat
 import sys
 import tempfile
+import types
 import zipimport
 
 try:
@@ -145,7 +146,7 @@ def _read_entry(entry, header):
         if not data.startswith(header):
             return None
         code = marshal.loads(data[len(header):])
-        return code if isinstance(code, type(_read_entry.__code__)) else None
+        return code if isinstance(code, types.CodeType) else None
     except (OSError, ValueError, EOFError, TypeError):
         return None
     finally:

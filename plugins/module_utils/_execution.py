@@ -105,10 +105,10 @@ def instance_records(hardware, index):
     if not instances:
         return []
     profiles = dict((profile.profile_id, profile) for profile in hardware.gpu_instance_profiles(index))
-    return [_record(instance, profiles.get(instance.profile_id)) for instance in instances]
+    return [instance_record(instance, profiles.get(instance.profile_id)) for instance in instances]
 
 
-def _record(instance, profile):
+def instance_record(instance, profile):
     return {
         "gi_id": instance.gi_id,
         "profile_id": instance.profile_id,
@@ -154,12 +154,12 @@ def gpu_summary(device, **extra):
     return summary
 
 
-def _first_failure(errors):
+def first_failure(errors):
     """The error of the lowest GPU index, as a MigError (None without errors)."""
     return named(errors[min(errors)]) if errors else None
 
 
-def _mode_view(devices):
+def mode_view(devices):
     return dict(
         ("gpu%d" % device.index, {"mig_current": device.mig_current, "mig_pending": device.mig_pending}) for device in devices
     )
@@ -261,7 +261,7 @@ def _take_deferred(pool, profile, placement):
     return None
 
 
-def _gi_of(step, done):
+def step_gi_id(step, done):
     """The GPU instance id a step acts on (a ``gi_step`` reference resolved)."""
     if step.get("gi") is not None:
         return step["gi"]
@@ -297,7 +297,7 @@ def inverse_steps(steps, done):
     return inverse
 
 
-def _placement_dict(placement):
+def placement_dict(placement):
     return {"start": placement[0], "size": placement[1]}
 
 
@@ -309,7 +309,7 @@ def step_action(index, step, result=None):
         return action
     action["profile"] = step.get("label")
     if step["op"] in ("create_gi", "destroy_gi") and step.get("placement"):
-        action["placement"] = _placement_dict(step["placement"])
+        action["placement"] = placement_dict(step["placement"])
     result = result or {}
     gi_id = result.get("gi", step.get("gi"))
     if gi_id is not None:
@@ -369,7 +369,7 @@ class Executor(object):
         if not errors:
             self._close_journal(journal_path, kept)
             return done
-        failure = _first_failure(errors)
+        failure = first_failure(errors)
         this_run = dict(
             (index, dict((number, result) for number, result in done[index].items() if number not in works[index].done)) for index in works
         )
@@ -422,7 +422,7 @@ class Executor(object):
         if op == "create_gi":
             created = hardware.create_gpu_instance(index, step["profile"], Placement(*step["placement"]))
             return {"gi": created.gi_id}
-        gi_id = _gi_of(step, done)
+        gi_id = step_gi_id(step, done)
         if op == "destroy_gi":
             hardware.destroy_gpu_instance(index, gi_id)
             return {"gi": gi_id}

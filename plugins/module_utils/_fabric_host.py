@@ -112,45 +112,7 @@ def fabric_manager_config(host, path=None):
             return path, handle.read()
     except (IOError, OSError):
         pass
-    if host.simulated_files:
-        from ._simulator import fm_lib
-
-        return path, fm_lib.fabricmanager_cfg(host.simulator)
-    return path, None
-
-
-def fabric_manager_running(host, service):
-    """Whether Fabric Manager runs: ``service`` on a host with real units, the simulated
-    Fabric Manager on a host whose files and units are simulated."""
-    if host.simulated_files:
-        from ._simulator.state import read_state
-
-        return bool(read_state(host.simulator)["fabric"].get("fm_running", True))
-    return bool(host.active_units([service]))
-
-
-def restart_fabric_manager(host, service, mode):
-    """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE ``mode``);
-    on a host whose files and units are simulated, the simulated Fabric Manager takes the mode."""
-    if host.simulated_files:
-        from ._simulator import fm_lib
-        from ._simulator import host as simulated_host
-
-        simulated_host.update_host(host.simulator, fabric_mode=mode)
-        fm_lib.set_fabric_manager_running(host.simulator, True)
-        return
-    host.restart_unit(service)
-
-
-def start_fabric_manager(host, service):
-    """Start a stopped Fabric Manager. It starts afresh (no ``--restart``): every partition
-    is inactive until activated again."""
-    if host.simulated_files:
-        from ._simulator import fm_lib
-
-        fm_lib.restart_fabric_manager(host.simulator, resiliency=False)
-        return
-    host.start_units([service])
+    return path, host.fabric_manager_default_config()
 
 
 def _configure(session, path, current, mode, settings):
@@ -166,7 +128,7 @@ def _configure(session, path, current, mode, settings):
     except (IOError, OSError):
         written = None
     restart = parse_fabricmanager_cfg(current).mode != MODE_NUMBERS[mode] or (written is not None and written != wanted)
-    start = not restart and not fabric_manager_running(host, params["service"])
+    start = not restart and not host.fabric_manager_running(params["service"])
     actions = []
     if written != wanted:
         actions.append({"action": "write_config", "path": path})
@@ -175,11 +137,11 @@ def _configure(session, path, current, mode, settings):
     if restart:
         actions.append({"action": "restart", "service": params["service"], "fabric_mode": mode})
         if not session.check_mode:
-            restart_fabric_manager(host, params["service"], MODE_NUMBERS[mode])
+            host.restart_fabric_manager(params["service"], MODE_NUMBERS[mode])
     elif start:
         actions.append({"action": "start", "service": params["service"], "fabric_mode": mode})
         if not session.check_mode:
-            start_fabric_manager(host, params["service"])
+            host.start_fabric_manager(params["service"])
     return actions, restart or start
 
 

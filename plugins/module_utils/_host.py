@@ -6,7 +6,7 @@
 A ``Host`` answers everything that is not an NVML call: which backend the GPUs are on,
 where the driver's files are (device nodes, the ``mig-minors`` table), where the host's own
 files go (lock, journal, CDI spec, mig-parted config, fabricmanager.cfg), and how GPU client
-services are stopped and started. Three kinds of host:
+services and Fabric Manager are stopped, started and restarted. Three kinds of host:
 
 * a real host (no simulator): real paths, ``systemctl``;
 * a simulated host with simulated host files (the default; many simulated hosts on one
@@ -107,10 +107,6 @@ class Host(object):
     def start_units(self, units):
         self._set_units(units, True)
 
-    def restart_unit(self, unit):
-        """Restart one service (e.g. Fabric Manager after its configuration changed)."""
-        self._systemctl("restart", [unit])
-
     def _set_units(self, units, active):
         units = list(units)
         if not units:
@@ -139,6 +135,46 @@ class Host(object):
         completed = run_command(["systemctl", "is-active"] + units)
         states = completed.stdout.split()
         return [unit for unit, state in zip(units, states) if state == "active"]
+
+    # -- Fabric Manager (its systemd service, or the simulated host's) ---------------------------
+
+    def fabric_manager_default_config(self):
+        """fabricmanager.cfg text when the host has no such file: the configuration a
+        simulated host's Fabric Manager runs with (None without NVSwitch); None on a host
+        whose files are real (no file, no Fabric Manager)."""
+        if not self.simulated_files:
+            return None
+        from ._simulator import fm_lib
+
+        return fm_lib.fabricmanager_cfg(self.simulator)
+
+    def fabric_manager_running(self, service):
+        if self.simulated_files:
+            from ._simulator import fm_lib
+
+            return fm_lib.fabric_manager_running(self.simulator)
+        return bool(self.active_units([service]))
+
+    def start_fabric_manager(self, service):
+        """Start a stopped Fabric Manager. It starts afresh (no ``--restart``): every
+        partition is inactive until activated again."""
+        if self.simulated_files:
+            from ._simulator import fm_lib
+
+            fm_lib.restart_fabric_manager(self.simulator, resiliency=False)
+            return
+        self._systemctl("start", [service])
+
+    def restart_fabric_manager(self, service, mode):
+        """Restart Fabric Manager so that it reads its new configuration (FABRIC_MODE
+        ``mode``, which a simulated Fabric Manager takes directly)."""
+        if self.simulated_files:
+            from ._simulator import fm_lib
+
+            self._simulated_host.update_host(self.simulator, fabric_mode=mode)
+            fm_lib.restart_fabric_manager(self.simulator, resiliency=False)
+            return
+        self._systemctl("restart", [service])
 
 
 def host_files(simulator=None):

@@ -23,14 +23,14 @@ from ._execution import (
     Executor,
     GpuWork,
     RunFailed,
-    _first_failure,
-    _mode_view,
-    _placement_dict,
-    _record,
     describe_record,
     failed_after,
+    first_failure,
     gpu_summary,
+    instance_record,
     instance_records,
+    mode_view,
+    placement_dict,
     run_per_gpu,
     step_action,
     steps_from_plan,
@@ -38,7 +38,7 @@ from ._execution import (
 from ._journal import Journal
 from ._lock import DEFAULT_LOCK_TIMEOUT, held_or_taken
 from ._placement import plan as place_plan
-from ._recovery import _entries, _work_actions, recovery_works, refuse_unreadable, settle_interrupted_run
+from ._recovery import kept_entries, recovery_works, refuse_unreadable, settle_interrupted_run, work_actions
 
 
 # --------------------------------------------------------------------------- MIG mode
@@ -145,7 +145,7 @@ class MigModeChange(object):
         if recovery["unsettled"]:
             result["unsettled_gpus"] = recovery["unsettled"]
         if diff:
-            result["diff"] = {"before": _mode_view(before), "after": _mode_view(after)}
+            result["diff"] = {"before": mode_view(before), "after": mode_view(after)}
         return result
 
     def _check(self, before):
@@ -246,7 +246,7 @@ class MigModeChange(object):
             statuses, errors = run_per_gpu(lambda index: self._request(index, doomed.get(index, ()), done), requests, self.parallel)
             actions.extend(sorted(done, key=lambda action: action["gpu"]))
             reboot.update(index for index, status in statuses.items() if status in RESET_UNAVAILABLE)
-            failure = _first_failure(errors)
+            failure = first_failure(errors)
             if failure is None:
                 for index in self.indices:
                     if self.hardware.device(index).mig_current == self.enabled or index in reboot:
@@ -438,7 +438,7 @@ class InstanceChange(object):
             if check_mode:
                 phases = [(dict((i, w) for i, w in settling.items() if i not in replanned), None), (planned, None)]
             else:
-                phases = self._execute(journal_path, journal, settling, planned, replanned, fingerprints, _entries(kept))
+                phases = self._execute(journal_path, journal, settling, planned, replanned, fingerprints, kept_entries(kept))
             result = self._result(phases, before, journal is not None, diff)
         if kept:
             result["unsettled_gpus"] = sorted(kept)
@@ -455,7 +455,7 @@ class InstanceChange(object):
         A failure after the settling changed something says so (``changed``)."""
         executor = Executor(self.hardware, self.parallel)
         settled = executor.execute(journal_path, settling, journal, kept) if journal else {}
-        settle_actions = _work_actions(settling, settled)
+        settle_actions = work_actions(settling, settled)
         try:
             if replanned:
                 self._check_mig_mode(replanned)
@@ -469,7 +469,7 @@ class InstanceChange(object):
         """{index: work(index)} with the run's workers (reading a GPU takes many NVML calls);
         the first GPU's error is raised."""
         results, errors = run_per_gpu(work, sorted(indices), self.parallel)
-        failure = _first_failure(errors)
+        failure = first_failure(errors)
         if failure is not None:
             raise failure
         return results
@@ -512,7 +512,7 @@ class InstanceChange(object):
         profiles = self.hardware.gpu_instance_profiles(index)
         current = self.hardware.gpu_instances(index)
         by_id = dict((profile.profile_id, profile) for profile in profiles)
-        before = [_record(instance, by_id.get(instance.profile_id)) for instance in current]
+        before = [instance_record(instance, by_id.get(instance.profile_id)) for instance in current]
         enable = bool(wanted.mig_enabled and (wanted.wanted or wanted.mig_required) and not device.mig_current and index not in self.enabled_before)
         disable = False
         if not wanted.mig_enabled and device.mig_pending:
@@ -559,7 +559,7 @@ class InstanceChange(object):
         """The module result of the run's ``phases`` ([(works, done)]: settling the
         journal, then the plans; done None in check mode)."""
         indices = sorted(set(self.desired).union(*[set(works) for works, _done in phases]))
-        actions = [action for works, done in phases for action in _work_actions(works, done)]
+        actions = [action for works, done in phases for action in work_actions(works, done)]
         predicted = phases[-1][1] is None
 
         def report(index):
@@ -643,7 +643,7 @@ def mig_device_list(hardware, device, records):
             "gi_id": mig.gi_id,
             "ci_id": mig.ci_id,
             "profile": mig.profile_name,
-            "placement": _placement_dict(placements[mig.gi_id]) if mig.gi_id in placements else None,
+            "placement": placement_dict(placements[mig.gi_id]) if mig.gi_id in placements else None,
             "uuid": mig.uuid,
             "memory_mb": mig.memory_mb,
         }

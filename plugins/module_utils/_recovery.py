@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ._errors import HardwareError, MigError
-from ._execution import Executor, GpuWork, _gi_of, instance_records, inverse_steps, step_action
+from ._execution import Executor, GpuWork, instance_records, inverse_steps, step_action, step_gi_id
 from ._journal import Journal
 
 
@@ -57,7 +57,7 @@ def _observe(step, done, live, device, known):
                 return {"gi": gpu_instance.gi_id}
         return None
     try:
-        gi_id = _gi_of(step, done)
+        gi_id = step_gi_id(step, done)
     except MigError:
         return None
     gpu_instance = next((candidate for candidate in live if candidate.gi_id == gi_id), None)
@@ -133,7 +133,7 @@ def refuse_unreadable(kept, selected, journal_path):
     )
 
 
-def _work_actions(works, done=None):
+def work_actions(works, done=None):
     """Action list of works: what was done (``done``) or what would be done."""
     actions = []
     for index in sorted(works):
@@ -158,10 +158,12 @@ def settle_interrupted_run(hardware, journal_path, check_mode, parallel=None, mo
     works, kept = recovery_works(hardware, journal, {})
     refuse_unreadable(kept, selected, journal_path)
     if check_mode:
-        return {"recovered": True, "actions": _work_actions(works), "unsettled": sorted(kept)}
-    done = Executor(hardware, parallel, module).execute(journal_path, works, journal, _entries(kept))
-    return {"recovered": True, "actions": _work_actions(works, done), "unsettled": sorted(kept)}
+        return {"recovered": True, "actions": work_actions(works), "unsettled": sorted(kept)}
+    done = Executor(hardware, parallel, module).execute(journal_path, works, journal, kept_entries(kept))
+    return {"recovered": True, "actions": work_actions(works, done), "unsettled": sorted(kept)}
 
 
-def _entries(kept):
+def kept_entries(kept):
+    """{index: journal entry} of the GPUs whose entries stay unsettled (``kept``: {index:
+    (entry, error)})."""
     return dict((index, entry) for index, (entry, _error) in kept.items())

@@ -1,9 +1,9 @@
 """A real container engine uses the spec cdi_spec writes (issue 14): podman starts a
 container from the managed-host image of the real-host tests (Debian, built locally) with
-``--device <kind>=0:1`` (a MIG device of a simulated DGX H100), without the NVIDIA Container Toolkit, and the test looks
-inside: the MIG device's capability nodes and parent node as character devices (only
-those), the simulated driver's nvidia-smi, and libcuda.so.1 / libnvidia-ml.so.1 resolved by
-the container's own dynamic linker.
+``--device <kind>=0:1`` (a MIG device of a simulated DGX H100), without the NVIDIA
+Container Toolkit, and the test looks inside: the MIG device's capability nodes and parent
+node as character devices (only those), the simulated driver's nvidia-smi, and
+libcuda.so.1 / libnvidia-ml.so.1 resolved by the container's own dynamic linker.
 
 Needs root (runc creates the spec's device nodes with mknod), podman with runc, and
 mmdebstrap for the image (``make container-deps`` installs them on Debian; ``make

@@ -371,6 +371,12 @@ def restart_fabric_manager(state_path, resiliency=True):
                 partition["vfs"] = []
 
 
+def fabric_manager_running(state_path):
+    """Whether the simulated nvidia-fabricmanager service runs."""
+    with locked_state(state_path, write=False) as state:
+        return bool(_fabric_of(state).get("fm_running", True))
+
+
 def set_fabric_manager_running(state_path, running):
     """Start or stop the simulated nvidia-fabricmanager service."""
     with locked_state(state_path) as state:
