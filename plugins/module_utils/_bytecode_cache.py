@@ -86,15 +86,51 @@ class CachingFinder:
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(self.prefix):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is not None and isinstance(spec.loader, zipimport.zipimporter):
-            spec.loader = CachedZipLoader(spec.loader, self)
-        return spec
+        for entry in path or ():
+            importer = _zip_importer(entry)
+            if importer is None:
+                spec = importlib.machinery.PathFinder.find_spec(fullname, [entry], target)
+            else:
+                spec = self._zip_spec(fullname, importer)
+            if spec is not None:
+                return spec
+        return None
+
+    def _zip_spec(self, fullname, importer):
+        """The spec of ``fullname`` in ``importer``'s zip directory, or None.
+
+        Built here because zipimporter.find_spec asks for the file name, and zipimport
+        answers that by compiling the module: every import compiled twice, once of them
+        before this cache could answer.
+        """
+        try:
+            package = importer.is_package(fullname)
+        except zipimport.ZipImportError:
+            return None
+        location = os.path.join(importer.archive, importer.prefix, fullname.rpartition(".")[2])
+        if package:
+            return importlib.util.spec_from_file_location(
+                fullname, os.path.join(location, "__init__.py"), loader=CachedZipLoader(importer, self),
+                submodule_search_locations=[location],
+            )
+        return importlib.util.spec_from_file_location(fullname, location + ".py", loader=CachedZipLoader(importer, self))
 
     def usable(self):
         if self._directory_usable is None:
             self._directory_usable = _usable_directory(self.directory)
         return self._directory_usable
+
+
+def _zip_importer(entry):
+    """The zipimporter for the path entry ``entry`` (as the path finder caches it), or None
+    when the entry is not a directory inside a zip."""
+    importer = sys.path_importer_cache.get(entry)
+    if importer is None:
+        try:
+            importer = sys.path_importer_cache[entry] = zipimport.zipimporter(entry)
+        except zipimport.ZipImportError:
+            return None
+    return importer if isinstance(importer, zipimport.zipimporter) else None
 
 
 class CachedZipLoader:
@@ -118,6 +154,8 @@ class CachedZipLoader:
 
     def get_code(self, fullname, origin):
         source = self.zip_loader.get_source(fullname)
+        if source is None:  # compiled code only in the zip
+            return self.zip_loader.get_code(fullname)
         if not self.finder.usable():
             return compile(source, origin, "exec", dont_inherit=True)
         header = importlib.util.MAGIC_NUMBER + hashlib.sha256(source.encode("utf-8")).digest()

@@ -357,18 +357,27 @@ def _converge(session):
 
     timeout = lock_timeout(params)
     with host_lock(hardware.host.path("lock"), timeout, "gpuops.mig.mig_instance") as lock:
-        desired = desired_state(params, hardware, session.gpus, lambda index: index in fabric_members())
-        _check_multi_gpu_partitions(session, desired)
-        change = _Pass(session, desired)
-        result = change.run(True, session.diff, fabric_members, lock)
+        # Each of the three steps reads the GPUs once (kept_reads); the GPU clients stop
+        # between the plan and the change, so the change reads afresh.
+        with hardware.kept_reads():
+            desired = desired_state(params, hardware, session.gpus, lambda index: index in fabric_members())
+            _check_multi_gpu_partitions(session, desired)
+            change = _Pass(session, desired)
+            result = change.run(True, session.diff, fabric_members, lock)
         if not session.check_mode and (result["changed"] or result["recovered"]):
-            result = _run_with_clients_stopped(hardware.host, clients, lambda: change.run(False, session.diff, fabric_members, lock))
+            result = _run_with_clients_stopped(hardware.host, clients, lambda: _kept(hardware, change.run, False, session.diff, fabric_members, lock))
         if cdi is not None:
-            result["cdi_spec"] = refresh_cdi_spec(cdi, hardware, session.check_mode, result["changed"])
+            result["cdi_spec"] = _kept(hardware, refresh_cdi_spec, cdi, hardware, session.check_mode, result["changed"])
             result["changed"] = result["changed"] or result["cdi_spec"]["changed"]
     if getattr(desired, "warnings", None):  # what a mig-parted config names that this host lacks
         result["warnings"] = list(desired.warnings)
     return result
+
+
+def _kept(hardware, work, *args):
+    """``work(*args)`` reading each GPU once (Hardware.kept_reads)."""
+    with hardware.kept_reads():
+        return work(*args)
 
 
 def _run_with_clients_stopped(host, clients, work):

@@ -34,7 +34,6 @@ __metaclass__ = type
 import socket
 import threading
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 from ._capabilities import architecture_name
 from ._errors import HardwareError, MigError, PlacementError, named
@@ -79,6 +78,9 @@ def run_per_gpu(work, indices, parallel):
     indices = list(indices)
     workers = len(indices) if parallel is None else min(parallel, len(indices))
     if workers > 1:
+        # imported only here: a run that reads GPUs one after the other does not pay for it
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = dict((index, pool.submit(work, index)) for index in indices)
         for index, future in futures.items():

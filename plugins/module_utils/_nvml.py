@@ -237,6 +237,8 @@ class Hardware(object):
         self._static = {}
         self._gi_profiles = {}
         self._ci_profiles = {}
+        #: {(what, index): answer} of the reads kept inside ``kept_reads``; None outside
+        self._kept = None
         self._open = False
         if self.simulator:
             # Imported here so that the real path never even loads the simulator.
@@ -316,9 +318,48 @@ class Hardware(object):
         return self._call(gpu, function, *args, absent=(pynvml.NVMLError_NotSupported,))
 
     def _mutating(self, gpu, function, *args):
+        self._count_mutation()
+        return self._call(gpu, function, *args)
+
+    def _count_mutation(self):
         with self._lock:
             self.mutating_calls += 1
-        return self._call(gpu, function, *args)
+            if self._kept is not None:
+                self._kept.clear()
+
+    @contextlib.contextmanager
+    def kept_reads(self):
+        """Inside this block each GPU's MIG mode, instances, MIG devices and processes are
+        read from NVML once and answered again from memory until this object changes
+        something (a mutating call or a reset forgets them all).
+
+        For one pass that reads the same GPUs several times (plan, check, report) while
+        it holds the host lock: a no-change pass on 8 GPUs makes 1,485 NVML calls without
+        it. Nothing outside this object is seen, so a block must not span work that changes
+        the GPUs another way (stopping GPU clients ends their processes)."""
+        with self._lock:
+            outermost = self._kept is None
+            if outermost:
+                self._kept = {}
+        try:
+            yield
+        finally:
+            if outermost:
+                with self._lock:
+                    self._kept = None
+
+    def _kept_read(self, what, index, read):
+        """``read()``, or its answer kept from before (see kept_reads). An answer read while
+        another thread changed something is not kept."""
+        with self._lock:
+            kept, mutations = self._kept, self.mutating_calls
+            if kept is not None and (what, index) in kept:
+                return kept[(what, index)]
+        answer = read()
+        with self._lock:
+            if kept is not None and self._kept is kept and self.mutating_calls == mutations:
+                kept[(what, index)] = answer
+        return answer
 
     def _handle(self, index):
         with self._lock:
@@ -362,7 +403,7 @@ class Hardware(object):
             )
             with self._lock:
                 self._static[index] = static
-        modes = self._optional(index, pynvml.nvmlDeviceGetMigMode, handle)
+        modes = self._kept_read("mig_mode", index, lambda: self._optional(index, pynvml.nvmlDeviceGetMigMode, handle))
         current, pending = (None, None) if modes is None else (bool(modes[0]), bool(modes[1]))
         return GpuDevice(mig_current=current, mig_pending=pending, **static)
 
@@ -456,8 +497,12 @@ class Hardware(object):
         device = self.device(index)
         profiles = self._board_profiles(index)
         if device.mig_current:
-            for gpu_instance in self._raw_gpu_instances(index, profiles):
-                self._learn_compute_profiles(index, device.pci_device_id, gpu_instance)
+
+            def learn():
+                for gpu_instance, info in self._listed_gpu_instances(index):
+                    self._learn_compute_profiles(index, device.pci_device_id, gpu_instance, info.profileId)
+
+            self._kept_read("compute_profiles_learned", index, learn)
         with self._lock:
             return tuple(
                 profile._replace(compute_profiles=self._ci_profiles.get((device.pci_device_id, profile.profile_id), ()))
@@ -520,16 +565,16 @@ class Hardware(object):
         """Compute-instance profiles offered inside GPU instance ``gi_id`` (tuple of
         ComputeInstanceProfile), read through that instance and remembered per board."""
         gpu_instance = self._gpu_instance_handle(index, gi_id)
-        return self._learn_compute_profiles(index, self.device(index).pci_device_id, gpu_instance)
-
-    def _learn_compute_profiles(self, index, pci_device_id, gpu_instance):
         info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
-        key = (pci_device_id, info.profileId)
+        return self._learn_compute_profiles(index, self.device(index).pci_device_id, gpu_instance, info.profileId)
+
+    def _learn_compute_profiles(self, index, pci_device_id, gpu_instance, gi_profile_id):
+        key = (pci_device_id, gi_profile_id)
         with self._lock:
             known = self._ci_profiles.get(key)
         if known is not None:
             return known
-        gi_profile = self._gi_profile_by_id(index, info.profileId)
+        gi_profile = self._gi_profile_by_id(index, gi_profile_id)
         found = []
         for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
             ci_info = self._call(
@@ -583,17 +628,22 @@ class Hardware(object):
 
     # -- instances -----------------------------------------------------------------------
 
-    def _raw_gpu_instances(self, index, profiles):
-        """GPU-instance handles of the GPU (MIG enabled), profile by profile."""
+    def _listed_gpu_instances(self, index):
+        """``(handle, nvmlGpuInstanceInfo_t)`` of each GPU instance of the GPU (MIG enabled),
+        profile by profile; kept (see kept_reads) for the profiles, instances and MIG devices
+        that all start from it."""
+        return self._kept_read("listed_gpu_instances", index, lambda: self._list_gpu_instances(index))
+
+    def _list_gpu_instances(self, index):
         handle = self._handle(index)
         instances = []
-        for profile in profiles:
+        for profile in self._board_profiles(index):
             capacity = max(profile.instance_count, len(profile.placements), 1)
             array = (pynvml.c_nvmlGpuInstance_t * capacity)()
             count = ctypes.c_uint(0)
             self._call(index, pynvml.nvmlDeviceGetGpuInstances, handle, profile.profile_id, array, ctypes.byref(count))
-            instances.extend(array[: count.value])
-        return instances
+            instances.extend((gpu_instance, self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)) for gpu_instance in array[: count.value])
+        return tuple(instances)
 
     def _gpu_instance_handle(self, index, gi_id):
         return self._call(index, pynvml.nvmlDeviceGetGpuInstanceById, self._handle(index), gi_id)
@@ -602,16 +652,22 @@ class Hardware(object):
     def gpu_instances(self, index):
         """GPU instances of the GPU with their compute instances, MIG UUIDs and processes,
         ordered by placement start. Empty when MIG is disabled or unsupported."""
-        if not self.device(index).mig_current:
+        return list(self._kept_read("gpu_instances", index, lambda: self._read_gpu_instances(index)))
+
+    def _read_gpu_instances(self, index):
+        device = self.device(index)
+        if not device.mig_current:
             return []
-        profiles = self._board_profiles(index)
         processes = self.processes(index)
         mig_uuids = dict(((device.gi_id, device.ci_id), device.uuid) for device in self.mig_devices(index))
         result = []
-        for gpu_instance in self._raw_gpu_instances(index, profiles):
-            info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+        for gpu_instance, info in self._listed_gpu_instances(index):
             slice_count = self._gi_profile_by_id(index, info.profileId).slice_count
-            computes = self._compute_instances(index, gpu_instance, info.id, slice_count, processes, mig_uuids)
+            with self._lock:
+                known = self._ci_profiles.get((device.pci_device_id, info.profileId))
+            # the profiles the GPU instance offers where known, else every enum NVML has
+            ci_profile_ids = [profile.profile_id for profile in known] if known else range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT)
+            computes = self._compute_instances(index, gpu_instance, info.id, slice_count, processes, mig_uuids, ci_profile_ids)
             result.append(
                 GpuInstance(
                     gi_id=info.id,
@@ -623,13 +679,13 @@ class Hardware(object):
             )
         return sorted(result, key=lambda instance: (instance.placement.start, instance.gi_id))
 
-    def _compute_instances(self, index, gpu_instance, gi_id, slice_count, processes, mig_uuids):
+    def _compute_instances(self, index, gpu_instance, gi_id, slice_count, processes, mig_uuids, ci_profile_ids):
         found = []
-        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
+        for profile_id in ci_profile_ids:
             array = (pynvml.c_nvmlComputeInstance_t * max(slice_count, 1))()
             count = ctypes.c_uint(0)
             listed = self._call(
-                index, pynvml.nvmlGpuInstanceGetComputeInstances, gpu_instance, enum, array, ctypes.byref(count), absent=UNOFFERED
+                index, pynvml.nvmlGpuInstanceGetComputeInstances, gpu_instance, profile_id, array, ctypes.byref(count), absent=UNOFFERED
             )
             if listed is None:
                 continue
@@ -651,10 +707,14 @@ class Hardware(object):
     @_uses_nvml
     def mig_devices(self, index):
         """MIG devices (one per compute instance) in NVML's dense MIG index order."""
+        return list(self._kept_read("mig_devices", index, lambda: self._read_mig_devices(index)))
+
+    def _read_mig_devices(self, index):
         handle = self._handle(index)
         if not self.device(index).mig_current:
             return []
         profiles = dict((profile.profile_id, profile) for profile in self._board_profiles(index))
+        listed = dict((info.id, (gpu_instance, info)) for gpu_instance, info in self._listed_gpu_instances(index))
         devices = []
         for mig_index in range(self._call(index, pynvml.nvmlDeviceGetMaxMigDeviceCount, handle)):
             # Dense indices: NOT_FOUND past the last MIG device.
@@ -665,8 +725,11 @@ class Hardware(object):
                 break
             gi_id = self._call(index, pynvml.nvmlDeviceGetGpuInstanceId, mig_handle)
             ci_id = self._call(index, pynvml.nvmlDeviceGetComputeInstanceId, mig_handle)
-            gpu_instance = self._gpu_instance_handle(index, gi_id)
-            gi_info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
+            if gi_id in listed:
+                gpu_instance, gi_info = listed[gi_id]
+            else:  # created since the listing (by someone else): as NVML answers for the id
+                gpu_instance = self._gpu_instance_handle(index, gi_id)
+                gi_info = self._call(index, pynvml.nvmlGpuInstanceGetInfo, gpu_instance)
             compute_instance = self._call(index, pynvml.nvmlGpuInstanceGetComputeInstanceById, gpu_instance, ci_id)
             ci_info = self._call(index, pynvml.nvmlComputeInstanceGetInfo, compute_instance)
             gi_profile = profiles[gi_info.profileId]
@@ -686,6 +749,9 @@ class Hardware(object):
     @_uses_nvml
     def processes(self, index):
         """Compute processes on the GPU (list of GpuProcess)."""
+        return list(self._kept_read("processes", index, lambda: self._read_processes(index)))
+
+    def _read_processes(self, index):
         running = self._call(index, pynvml.nvmlDeviceGetComputeRunningProcesses, self._handle(index))
         return [
             GpuProcess(
@@ -753,8 +819,7 @@ class Hardware(object):
         NVML is shut down around a real reset so that this process holds no handle on the
         GPU; other threads' calls on this object wait for the reset to finish."""
         with self._gate.exclusive():
-            with self._lock:
-                self.mutating_calls += 1
+            self._count_mutation()
             if self.simulator:
                 from ._simulator import host as simulated_host
 

@@ -97,13 +97,24 @@ def _parse_suffix(suffix, fail):
     return signs.pop(), tuple(attributes)
 
 
+#: {name: ProfileName} of the names parsed so far (a run resolves the same few names once
+#: per GPU, and every board profile name with each)
+_PARSED = {}
+
+
 def parse(name, option="profile", valid=None):
     """Parse a profile name into a :class:`ProfileName`.
 
     Raises InputError(option, name, problem, valid) naming the offending part; ``valid``
     (the profiles of the target board, when the caller knows them) is listed in the error.
     """
+    parsed = _PARSED.get(name) if isinstance(name, str) else None
+    if parsed is None:
+        parsed = _PARSED[name] = _parse(name, option, valid)
+    return parsed
 
+
+def _parse(name, option, valid):
     def fail(problem):
         raise InputError(option, name, problem, valid)
 

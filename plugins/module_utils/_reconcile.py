@@ -466,9 +466,9 @@ class InstanceChange(object):
         return [(settling, settled), (planned, done)]
 
     def _per_gpu(self, work, indices):
-        """{index: work(index)} with the run's workers (reading a GPU takes many NVML calls);
-        the first GPU's error is raised."""
-        results, errors = run_per_gpu(work, sorted(indices), self.parallel)
+        """{index: work(index)} with the run's workers where NVML calls wait (reading a GPU
+        takes many of them), else one GPU after the other; the first GPU's error is raised."""
+        results, errors = run_per_gpu(work, sorted(indices), self.parallel if self.hardware.host.nvml_calls_wait else 1)
         failure = first_failure(errors)
         if failure is not None:
             raise failure

@@ -16,6 +16,15 @@ from playbook_runner import REPO
 PACKAGE = "ansible_collections/gpuops/mig/plugins/module_utils"
 CACHE_SOURCE = (REPO / "plugins" / "module_utils" / "_bytecode_cache.py").read_text()
 PROBE = "ansible_collections.gpuops.mig.plugins.module_utils._probe"
+COUNT_COMPILES = (
+    "import builtins\n"
+    "import ansible_collections.gpuops.mig.plugins.module_utils._bytecode_cache\n"
+    "compiled = []\n"
+    "real_compile = builtins.compile\n"
+    "builtins.compile = lambda *args, **kwargs: compiled.append(args[1]) or real_compile(*args, **kwargs)\n"
+    "import ansible_collections.gpuops.mig.plugins.module_utils._probe\n"
+    "print(len(compiled))\n"
+)
 IMPORT_PROBE = (
     "import ansible_collections.gpuops.mig.plugins.module_utils._bytecode_cache\n"
     "import %s as probe\nprint(probe.VALUE)\n" % PROBE
@@ -23,25 +32,39 @@ IMPORT_PROBE = (
 
 
 def _payload(path, probe_source):
-    """A zip holding the package with the real _bytecode_cache and a probe module."""
+    """A zip holding the package with the real _bytecode_cache, a probe module, and a
+    subpackage whose module the probe may import."""
     with zipfile.ZipFile(str(path), "w") as payload:
         parts = PACKAGE.split("/")
         for depth in range(1, len(parts) + 1):
             payload.writestr("/".join(parts[:depth]) + "/__init__.py", "")
         payload.writestr(PACKAGE + "/_bytecode_cache.py", CACHE_SOURCE)
         payload.writestr(PACKAGE + "/_probe.py", probe_source)
+        payload.writestr(PACKAGE + "/_sub/__init__.py", "")
+        payload.writestr(PACKAGE + "/_sub/leaf.py", "VALUE = 5\n")
     return path
 
 
-def _run(payload, cache):
-    """The probe's VALUE as a fresh Python imports it from ``payload`` with ``cache``, in
-    the payload's directory (where a relative cache path would land)."""
+def _python(payload, cache, script):
+    """What ``script`` prints in a fresh Python with ``payload`` on its path and ``cache``,
+    run in the payload's directory (where a relative cache path would land)."""
     environment = dict(os.environ, GPUOPS_MIG_BYTECODE_CACHE=str(cache), PYTHONDONTWRITEBYTECODE="1")
     completed = subprocess.run(
-        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, %r)\n" % str(payload) + IMPORT_PROBE],
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, %r)\n" % str(payload) + script],
         env=environment, capture_output=True, text=True, check=True, cwd=str(payload.parent),
     )
-    return int(completed.stdout)
+    return completed.stdout
+
+
+def _run(payload, cache):
+    """The probe's VALUE as a fresh Python imports it from ``payload`` with ``cache``."""
+    return int(_python(payload, cache, IMPORT_PROBE))
+
+
+def _compiles(payload, cache):
+    """How many times Python compiles source while importing the probe, which imports the
+    subpackage's module (after the cache module is in place)."""
+    return int(_python(payload, cache, COUNT_COMPILES))
 
 
 def _entries(cache):
@@ -72,6 +95,14 @@ def test_a_later_run_executes_the_cached_code(payload, tmp_path):
     _run(payload, cache)
     _forge(_entries(cache)[0], "VALUE = 2\n")  # proves the entry is what runs
     assert _run(payload, cache) == 2
+
+
+def test_each_module_is_compiled_once_and_a_cached_run_compiles_nothing(tmp_path):
+    payload = _payload(tmp_path / "payload.zip", "from ._sub.leaf import VALUE\n")
+    cache = tmp_path / "cache"
+    assert _compiles(payload, cache) == 3  # the probe, the subpackage and its module
+    assert _compiles(payload, cache) == 0
+    assert _run(payload, cache) == 5
 
 
 def test_a_changed_source_is_compiled_again(payload, tmp_path):
