@@ -154,8 +154,6 @@ class CachedZipLoader:
 
     def get_code(self, fullname, origin):
         source = self.zip_loader.get_source(fullname)
-        if source is None:  # compiled code only in the zip
-            return self.zip_loader.get_code(fullname)
         if not self.finder.usable():
             return compile(source, origin, "exec", dont_inherit=True)
         header = importlib.util.MAGIC_NUMBER + hashlib.sha256(source.encode("utf-8")).digest()

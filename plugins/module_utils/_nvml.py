@@ -329,8 +329,8 @@ class Hardware(object):
 
     @contextlib.contextmanager
     def kept_reads(self):
-        """Inside this block each GPU's MIG mode, instances, MIG devices and processes are
-        read from NVML once and answered again from memory until this object changes
+        """Inside this block each GPU's MIG mode, instance listing, instances, MIG devices,
+        processes and learned compute profiles are read from NVML once and answered again from memory until this object changes
         something (a mutating call or a reset forgets them all).
 
         For one pass that reads the same GPUs several times (plan, check, report) while
@@ -663,10 +663,8 @@ class Hardware(object):
         result = []
         for gpu_instance, info in self._listed_gpu_instances(index):
             slice_count = self._gi_profile_by_id(index, info.profileId).slice_count
-            with self._lock:
-                known = self._ci_profiles.get((device.pci_device_id, info.profileId))
-            # the profiles the GPU instance offers where known, else every enum NVML has
-            ci_profile_ids = [profile.profile_id for profile in known] if known else range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT)
+            offered = self._learn_compute_profiles(index, device.pci_device_id, gpu_instance, info.profileId)
+            ci_profile_ids = [profile.profile_id for profile in offered]
             computes = self._compute_instances(index, gpu_instance, info.id, slice_count, processes, mig_uuids, ci_profile_ids)
             result.append(
                 GpuInstance(
