@@ -18,23 +18,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import functools
+import hashlib
 import json
 import os
 import re
 import stat
 from collections import namedtuple
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:  # PyYAML is a declared dependency, but JSON specs work without it.
-    yaml = None
-    HAS_YAML = False
-
 from ansible_collections.gpuops.mig.plugins.module_utils import _cdi_driver
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError, MigError
-from ansible_collections.gpuops.mig.plugins.module_utils._files import write_atomically
+from ansible_collections.gpuops.mig.plugins.module_utils._files import pyyaml_installed, write_atomically
 
 DEFAULT_KIND = "nvidia.com/gpu"
 #: Same file as nvidia-cdi-refresh.service writes: one spec per kind and directory avoids
@@ -42,6 +36,10 @@ DEFAULT_KIND = "nvidia.com/gpu"
 DEFAULT_PATH = "/var/run/cdi/nvidia.yaml"
 DEFAULT_MODE = "0644"
 DEFAULT_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
+
+#: PyYAML is a declared dependency, but JSON specs work without it. It is imported where a
+#: YAML spec is written or parsed, not by every run (see _FINGERPRINT).
+HAS_YAML = pyyaml_installed()
 
 NAME_STRATEGIES = ("index", "uuid", "type-index")
 DEFAULT_NAME_STRATEGIES = ("index", "uuid")
@@ -831,58 +829,90 @@ def parse_mode(mode):
     return value
 
 
-if HAS_YAML:
+@functools.lru_cache(maxsize=None)
+def _spec_dumper():
+    """A PyYAML dumper that writes every value in place (no anchors or aliases), indents
+    lists under their key, and quotes strings starting with a digit, so names like 0 and 1:0
+    stay strings for every YAML reader (YAML 1.1 reads 1:0 as the number 60)."""
+    import yaml
 
-    class _SpecDumper(yaml.SafeDumper):
-        """Writes every value in place (no anchors or aliases), indents lists under their
-        key, and quotes strings starting with a digit, so names like 0 and 1:0 stay strings
-        for every YAML reader (YAML 1.1 reads 1:0 as the number 60)."""
-
+    class SpecDumper(yaml.SafeDumper):
         def ignore_aliases(self, data):
             return True
 
         def increase_indent(self, flow=False, indentless=False):
             """Indent list items under their key, as nvidia-ctk and yamllint expect."""
-            return super(_SpecDumper, self).increase_indent(flow, False)
+            return super(SpecDumper, self).increase_indent(flow, False)
 
-    def _represent_str(dumper, value):
+    def represent_str(dumper, value):
         style = '"' if value[:1].isdigit() else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
-    _SpecDumper.add_representer(str, _represent_str)
+    SpecDumper.add_representer(str, represent_str)
+    return SpecDumper
+
+
+#: The first two lines of a YAML spec written here: the digest of the spec it holds (as
+#: same_content compares specs) and of the rest of the file. A run whose spec has not changed
+#: then knows it without PyYAML, which takes ~30 ms to import and read an 8-GPU spec; a file
+#: changed by anyone else no longer matches its lines and is read in full.
+_FINGERPRINT = "# gpuops.mig spec sha256:%s\n# gpuops.mig content sha256:%s\n"
+_FINGERPRINT_PATTERN = re.compile(rb"# gpuops\.mig spec sha256:([0-9a-f]{64})\n# gpuops\.mig content sha256:([0-9a-f]{64})\n")
+
+
+def _canonical(spec):
+    """JSON text of ``spec`` independent of key order and device order."""
+
+    def dump(value):  # default=str: YAML from elsewhere may hold dates and other non-JSON values
+        return json.dumps(value, sort_keys=True, default=str)
+
+    if isinstance(spec, dict) and isinstance(spec.get("devices"), list):
+        spec = dict(spec, devices=sorted(spec["devices"], key=dump))
+    return dump(spec)
+
+
+def _digest(text):
+    return hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest()
 
 
 def render(spec, fmt):
     """The file content for ``spec`` in ``fmt`` (yaml or json), deterministic."""
     if fmt == "json":
         return json.dumps(spec, indent=2) + "\n"
-    return "---\n" + yaml.dump(spec, Dumper=_SpecDumper, sort_keys=False, default_flow_style=False)
+    import yaml
+
+    body = "---\n" + yaml.dump(spec, Dumper=_spec_dumper(), sort_keys=False, default_flow_style=False)
+    return _FINGERPRINT % (_digest(_canonical(spec)), _digest(body)) + body
 
 
-_PARSE_ERRORS = (ValueError, yaml.YAMLError) if HAS_YAML else (ValueError,)
-
-
-#: libyaml's safe loader where PyYAML has it: a spec of 8 GPUs (80 KB) reads in 18 ms with
-#: it and 190 ms in pure Python, on every run that checks the spec is still right.
-_SPEC_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if HAS_YAML else None
-
-
-def _yaml_uses_aliases(text):
-    """Whether YAML ``text`` has an alias: a spec never needs one, and expanding a crafted
-    one (an "alias bomb") takes gigabytes."""
-    return any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_SPEC_LOADER))
+def _written_for(data, spec):
+    """Whether file bytes ``data`` are a spec written here for one that means ``spec``,
+    unchanged since (its fingerprint lines match both)."""
+    match = _FINGERPRINT_PATTERN.match(data)
+    return bool(match) and match.group(2).decode() == _digest(data[match.end():]) and match.group(1).decode() == _digest(_canonical(spec))
 
 
 def _parse(text, path):
-    """(parsed spec text, None) or (None, why the text is no spec); JSON for .json paths."""
-    try:
-        if path.lower().endswith(".json") or not HAS_YAML:
+    """(parsed spec text, None) or (None, why the text is no spec); JSON for .json paths.
+
+    YAML is read with libyaml's safe loader where PyYAML has it: an 8-GPU spec (80 KB)
+    takes 18 ms with it and 190 ms in pure Python. A spec never needs an alias, and
+    expanding a crafted one (an "alias bomb") takes gigabytes: those are refused."""
+    unreadable = (None, "is neither valid JSON nor valid YAML")
+    if path.lower().endswith(".json") or not HAS_YAML:
+        try:
             return json.loads(text), None
-        if _yaml_uses_aliases(text):
+        except ValueError:
+            return unreadable
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=loader)):
             return None, "uses YAML aliases, which no CDI spec needs"
-        return yaml.load(text, Loader=_SPEC_LOADER), None
-    except _PARSE_ERRORS:
-        return None, "is neither valid JSON nor valid YAML"
+        return yaml.load(text, Loader=loader), None
+    except (ValueError, yaml.YAMLError):
+        return unreadable
 
 
 #: What is at a spec path now: ``found`` (anything, even a dangling link), ``content`` (the
@@ -905,9 +935,10 @@ def _not_regular(mode):
     return ExistingFile(True, None, "is %s, not a regular file" % kind, None)
 
 
-def read_existing(path):
+def read_existing(path, wanted=None):
     """What is at ``path``, read without following a symlink, without blocking on a FIFO
-    and without reading more than MAX_SPEC_BYTES."""
+    and without reading more than MAX_SPEC_BYTES. A file written here for a spec that
+    means ``wanted`` is not parsed: its content is ``wanted``."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
@@ -924,6 +955,8 @@ def read_existing(path):
         data = handle.read(MAX_SPEC_BYTES + 1)
     if len(data) > MAX_SPEC_BYTES:
         return ExistingFile(True, None, "is larger than %d MiB, more than any CDI spec" % (MAX_SPEC_BYTES >> 20), None)
+    if wanted is not None and _written_for(data, wanted):
+        return ExistingFile(True, wanted, None, stat.S_IMODE(info.st_mode))
     content, problem = _parse(data.decode("utf-8", "replace"), path)
     return ExistingFile(True, content, problem, stat.S_IMODE(info.st_mode))
 
@@ -938,16 +971,7 @@ def _content_before(existing):
 
 def same_content(left, right):
     """Whether two specs mean the same: key order, formatting and device order are ignored."""
-
-    def dump(value):  # default=str: YAML from elsewhere may hold dates and other non-JSON values
-        return json.dumps(value, sort_keys=True, default=str)
-
-    def canonical(spec):
-        if isinstance(spec, dict) and isinstance(spec.get("devices"), list):
-            spec = dict(spec, devices=sorted(spec["devices"], key=dump))
-        return dump(spec)
-
-    return canonical(left) == canonical(right)
+    return _canonical(left) == _canonical(right)
 
 
 def is_cdi_spec(content):
@@ -1022,7 +1046,7 @@ def ensure_spec(path, spec, mode, check_mode=False, force=False, allow_writable_
     fmt = spec_format(path)
     check_spec(spec, path=path)
     check_directory(path, allow_writable_directory)
-    existing = read_existing(path)
+    existing = read_existing(path, wanted=spec)
     problem = _foreign(existing, spec["kind"]) if existing.found else None
     if problem and not force:
         raise InputError("path", path, "%s: refusing to replace it (force=true replaces it)" % problem)

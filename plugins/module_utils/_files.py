@@ -2,18 +2,28 @@
 # Copyright: (c) 2026, gpuops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """File writes that readers never see half done, and reads and locks that never follow a
-symlink, block on a FIFO or swallow an endless file."""
+symlink, block on a FIFO or swallow an endless file; whether YAML files can be read."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import errno
+import importlib.util
 import os
 import stat
 import tempfile
 
 from ._errors import MigError
+
+
+def pyyaml_installed():
+    """Whether PyYAML can be imported, answered without importing it: the import costs a
+    module run about 10 ms, and a run that changes nothing may not need it."""
+    try:
+        return importlib.util.find_spec("yaml") is not None
+    except (ImportError, ValueError):  # ValueError: its import is blocked (sys.modules["yaml"] = None)
+        return False
 
 
 def write_atomically(path, text, mode, durable=True, directory_mode=0o755):

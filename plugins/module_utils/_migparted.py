@@ -43,6 +43,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 import re
@@ -52,14 +53,12 @@ from collections import namedtuple
 from collections.abc import Mapping
 
 from ._errors import InputError
+from ._files import pyyaml_installed
 from ._profiles import canonical
 
-try:
-    import yaml
-
-    HAS_PYYAML = True
-except ImportError:
-    HAS_PYYAML = False
+#: PyYAML reads configs where it is installed (imported when one is read); the subset
+#: reader below reads them where it is not.
+HAS_PYYAML = pyyaml_installed()
 
 VERSION = "v1"
 
@@ -464,7 +463,9 @@ def parse_yaml(text, duplicates=None):
     found = [] if duplicates is None else duplicates
     if not HAS_PYYAML:
         return _read_yaml_subset(text, found)
-    loader = _MigPartedLoader(text)
+    import yaml
+
+    loader = _mig_parted_loader()(text)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
@@ -509,19 +510,20 @@ def _child_nodes(node):
     return []
 
 
-if HAS_PYYAML:
+@functools.lru_cache(maxsize=None)
+def _mig_parted_loader():
+    """PyYAML's safe loader reading as mig-parted does: a duplicate key keeps its last value
+    (recorded in ``duplicate_keys``); documents are bounded in alias expansion."""
+    import yaml
 
-    class _MigPartedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        """PyYAML's safe loader reading as mig-parted does: a duplicate key keeps its last
-        value (recorded in ``duplicate_keys``); documents are bounded in alias expansion."""
-
+    class MigPartedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         def __init__(self, stream):
-            super(_MigPartedLoader, self).__init__(stream)
+            super(MigPartedLoader, self).__init__(stream)
             self.duplicate_keys = []
 
         def construct_document(self, node):
             _check_alias_expansion(node)
-            return super(_MigPartedLoader, self).construct_document(node)
+            return super(MigPartedLoader, self).construct_document(node)
 
         def construct_mapping(self, node, deep=False):
             seen = set()
@@ -530,7 +532,9 @@ if HAS_PYYAML:
                 if isinstance(key, (str, int, float, bool)) and key in seen:
                     self.duplicate_keys.append((key, key_node.start_mark.line + 1))
                 seen.add(key)
-            return super(_MigPartedLoader, self).construct_mapping(node, deep=deep)
+            return super(MigPartedLoader, self).construct_mapping(node, deep=deep)
+
+    return MigPartedLoader
 
 
 # The block-style subset mig-parted configs use: block mappings and sequences, flow

@@ -27,10 +27,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import copy
 import ctypes
 import functools
-import os
 import threading
 from collections import namedtuple
 
@@ -891,98 +889,3 @@ def nvidia_smi_error_name(exit_status):
     """NVML error name of an nvidia-smi exit status (nvidia-smi(1) "RETURN VALUE" uses the
     NVML return codes, and 255 for any other error)."""
     return "NVML_ERROR_UNKNOWN" if exit_status == 255 else nvml_error_name(exit_status)
-
-
-# -- simulated hosts (the simulated_host module) -------------------------------------------
-
-#: Fabric Manager FABRIC_MODE values by the names the simulated_host module accepts.
-FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
-
-#: The options of a simulated host that ``simulated_host`` manages (besides its preset).
-SIMULATED_HOST_OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode",
-                          "host_files")
-
-
-def simulator_presets():
-    """Names of the presets a simulated host can be created from."""
-    from ._simulator.presets import PRESETS
-
-    return sorted(PRESETS)
-
-
-def fabric_mode_value(mode):
-    """FABRIC_MODE number of ``bare_metal``/``shared_nvswitch``/``vgpu`` or "0"/"1"/"2"."""
-    if mode is None:
-        return None
-    text = str(mode).strip()
-    if text in FABRIC_MODE_NAMES:
-        return FABRIC_MODE_NAMES[text]
-    if text.isdigit() and int(text) in FABRIC_MODE_NAMES.values():
-        return int(text)
-    raise InputError("fabric_mode", mode, "unknown Fabric Manager mode", sorted(FABRIC_MODE_NAMES) + ["0", "1", "2"])
-
-
-def _managed_view(state):
-    """What ``simulated_host`` manages of a host state, for change detection and diffs."""
-    from ._simulator import host as simulated_host
-
-    fabric = state["fabric"]
-    return {
-        "preset": state["preset"],
-        "host_files": simulated_host.host_files_of(state),
-        "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
-        "reset_supported": state["reset_supported"],
-        "virtualization_mode": state.get("virtualization_mode"),
-        "processes": state["processes"],
-        "faults": state["faults"],
-        "latency": state["latency"],
-        "units": state.get("units") or {},
-        "lost_gpus": [gpu["index"] for gpu in state["gpus"] if gpu["lost"]],
-    }
-
-
-def manage_simulated_host(path, state="present", preset=None, check_mode=False, **options):
-    """Create, alter or remove the simulated host stored at ``path``.
-
-    ``options`` are SIMULATED_HOST_OPTIONS (None = leave as is; ``fabric_mode`` as a
-    FABRIC_MODE number). Every value is validated before anything is written. Returns
-    ``{"changed", "path", "diff": {"before", "after"}, "host"}`` where ``host`` is the host's
-    description after the change (None when absent or not yet created in check mode).
-    """
-    from ._simulator import host as simulated_host
-    from ._simulator.state import SimulatorStateError, read_state
-
-    path = os.path.abspath(path)
-    given = dict((name, value) for name, value in options.items() if value is not None)
-    try:
-        current = read_state(path) if os.path.exists(path) else None
-    except SimulatorStateError as error:
-        raise InputError("path", path, "%s; refusing to change or remove it" % error)
-    before = _managed_view(current) if current else {}
-    if state == "absent":
-        if current and not check_mode:
-            simulated_host.remove_host(path)
-        return {"changed": bool(current), "path": path, "diff": {"before": before, "after": {}}, "host": None}
-    if current is None:
-        if preset not in simulator_presets():
-            problem = "is required to create a simulated host" if preset is None else "unknown preset"
-            raise InputError("preset", preset, problem, valid=simulator_presets())
-        if check_mode:
-            # Option values are validated against the host when it is really created.
-            return {"changed": True, "path": path, "diff": {"before": {}, "after": dict(given, preset=preset)}, "host": None}
-        created = simulated_host.create_host(path, preset, **given)
-        after = _managed_view(created)
-        return {"changed": True, "path": path, "diff": {"before": {}, "after": after}, "host": simulated_host.describe_host(path)}
-    if preset is not None and preset != current["preset"]:
-        raise InputError("preset", preset, "a simulated host's preset cannot change (remove the host first)", [current["preset"]])
-    if "fabric_mode" in given and given["fabric_mode"] == before["fabric_mode"]:
-        # Setting the mode again would deactivate every partition: only a new mode is a change.
-        del given["fabric_mode"]
-    # Validate and preview on a copy, so bad input and check mode write nothing.
-    preview = copy.deepcopy(current)
-    simulated_host.apply_options(preview, given)
-    after = _managed_view(preview)
-    changed = after != before
-    if changed and not check_mode:
-        simulated_host.update_host(path, **given)
-    return {"changed": changed, "path": path, "diff": {"before": before, "after": after}, "host": simulated_host.describe_host(path)}

@@ -234,11 +234,8 @@ from ansible.module_utils.basic import AnsibleModule
 # first of the collection's imports: the others are then compiled once per host and cached
 from ansible_collections.gpuops.mig.plugins.module_utils import _bytecode_cache  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.gpuops.mig.plugins.module_utils._module import common_argument_spec, run_module
-from ansible_collections.gpuops.mig.plugins.module_utils._nvml import (
-    fabric_mode_value,
-    manage_simulated_host,
-    simulator_presets,
-)
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator.host import fabric_mode_value, manage_simulated_host
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator.presets import PRESETS
 
 
 def apply(session):
@@ -266,7 +263,7 @@ def main():
     module = AnsibleModule(
         argument_spec=common_argument_spec(
             path=dict(type="path"),
-            preset=dict(type="str", choices=simulator_presets()),
+            preset=dict(type="str", choices=sorted(PRESETS)),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             fabric_mode=dict(type="str", choices=["bare_metal", "shared_nvswitch", "vgpu", "0", "1", "2"]),
             reset_supported=dict(type="bool"),

@@ -54,6 +54,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import hashlib
 import os
 import shutil
@@ -62,9 +63,8 @@ from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
 from .._host import REAL_FILES, SIMULATED_FILES
 from . import devnodes, driver_files, machine
-from .nvml_lib import IMPLEMENTED_FUNCTIONS
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
-from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, write_state
+from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, read_state, write_state
 
 #: GPU client services every simulated host knows (inactive until started).
 DEFAULT_UNITS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
@@ -183,6 +183,8 @@ def _processes(state, processes):
 
 def _faults(state, faults):
     """Validated (armed faults, {gpu index: lost flag}) from fault specs."""
+    from .nvml_lib import IMPLEMENTED_FUNCTIONS  # here: a run that arms no fault need not load the NVML simulator
+
     errors = sorted(name for name in machine.NVML_RETURN_CODES if name != "NVML_SUCCESS")
     armed, lost = [], {}
     for entry in faults:
@@ -208,6 +210,8 @@ def _faults(state, faults):
 
 
 def _latency(latency):
+    from .nvml_lib import IMPLEMENTED_FUNCTIONS
+
     if latency == "realistic":
         return latency
     valid = ("default",) + IMPLEMENTED_FUNCTIONS
@@ -408,28 +412,111 @@ def _describe_gpu(gpu):
 def describe_host(path):
     """A JSON-friendly summary of the host for module results."""
     with locked_state(path, write=False) as state:
-        fabric = state["fabric"]
-        summary = {
-            "path": os.path.abspath(path),
-            "preset": state["preset"],
-            "host_files": host_files_of(state),
-            "reset_supported": state["reset_supported"],
-            "driver_version": state["driver_version"],
-            "gpus": [_describe_gpu(gpu) for gpu in state["gpus"]],
-            "processes": state["processes"],
-            "units": dict((name, unit["active"]) for name, unit in state["units"].items()),
-            "faults": state["faults"],
-            "latency": state["latency"],
-            "mutating_calls": state["mutating_calls"],
-            "fabric": {
-                "nvswitch": fabric["nvswitch"],
-                "mode": fabric.get("mode"),
-                "fm_running": fabric.get("fm_running"),
-                "active_partitions": [p["id"] for p in fabric.get("partitions", []) if p["active"]],
-            },
-        }
+        return _described(path, state)
+
+
+def _described(path, state):
+    fabric = state["fabric"]
+    summary = {
+        "path": os.path.abspath(path),
+        "preset": state["preset"],
+        "host_files": host_files_of(state),
+        "reset_supported": state["reset_supported"],
+        "driver_version": state["driver_version"],
+        "gpus": [_describe_gpu(gpu) for gpu in state["gpus"]],
+        "processes": state["processes"],
+        "units": dict((name, unit["active"]) for name, unit in state["units"].items()),
+        "faults": state["faults"],
+        "latency": state["latency"],
+        "mutating_calls": state["mutating_calls"],
+        "fabric": {
+            "nvswitch": fabric["nvswitch"],
+            "mode": fabric.get("mode"),
+            "fm_running": fabric.get("fm_running"),
+            "active_partitions": [p["id"] for p in fabric.get("partitions", []) if p["active"]],
+        },
+    }
     summary.update(paths(path))
     return summary
+
+
+# -- the simulated_host module's action -----------------------------------------------------
+
+#: Fabric Manager FABRIC_MODE values by the names the simulated_host module accepts.
+FABRIC_MODE_NAMES = {"bare_metal": 0, "shared_nvswitch": 1, "vgpu": 2}
+
+
+def fabric_mode_value(mode):
+    """FABRIC_MODE number of ``bare_metal``/``shared_nvswitch``/``vgpu`` or "0"/"1"/"2"."""
+    if mode is None:
+        return None
+    text = str(mode).strip()
+    if text in FABRIC_MODE_NAMES:
+        return FABRIC_MODE_NAMES[text]
+    if text.isdigit() and int(text) in FABRIC_MODE_NAMES.values():
+        return int(text)
+    raise InputError("fabric_mode", mode, "unknown Fabric Manager mode", sorted(FABRIC_MODE_NAMES) + ["0", "1", "2"])
+
+
+def _managed_view(state):
+    """What ``simulated_host`` manages of a host state, for change detection and diffs."""
+    fabric = state["fabric"]
+    return {
+        "preset": state["preset"],
+        "host_files": host_files_of(state),
+        "fabric_mode": fabric.get("mode") if fabric["nvswitch"] else None,
+        "reset_supported": state["reset_supported"],
+        "virtualization_mode": state.get("virtualization_mode"),
+        "processes": state["processes"],
+        "faults": state["faults"],
+        "latency": state["latency"],
+        "units": state.get("units") or {},
+        "lost_gpus": [gpu["index"] for gpu in state["gpus"] if gpu["lost"]],
+    }
+
+
+def manage_simulated_host(path, state="present", preset=None, check_mode=False, **options):
+    """Create, alter or remove the simulated host stored at ``path``.
+
+    ``options`` are those of create_host (None = leave as is; ``fabric_mode`` as a
+    FABRIC_MODE number). Every value is validated before anything is written. Returns
+    ``{"changed", "path", "diff": {"before", "after"}, "host"}`` where ``host`` is the host's
+    description after the change (None when absent or not yet created in check mode).
+    """
+    path = os.path.abspath(path)
+    given = dict((name, value) for name, value in options.items() if value is not None)
+    try:
+        current = read_state(path) if os.path.exists(path) else None
+    except SimulatorStateError as error:
+        raise InputError("path", path, "%s; refusing to change or remove it" % error)
+    before = _managed_view(current) if current else {}
+    if state == "absent":
+        if current and not check_mode:
+            remove_host(path)
+        return {"changed": bool(current), "path": path, "diff": {"before": before, "after": {}}, "host": None}
+    if current is None:
+        if preset not in PRESETS:
+            problem = "is required to create a simulated host" if preset is None else "unknown preset"
+            raise InputError("preset", preset, problem, valid=sorted(PRESETS))
+        if check_mode:
+            # Option values are validated against the host when it is really created.
+            return {"changed": True, "path": path, "diff": {"before": {}, "after": dict(given, preset=preset)}, "host": None}
+        created = create_host(path, preset, **given)
+        return {"changed": True, "path": path, "diff": {"before": {}, "after": _managed_view(created)}, "host": describe_host(path)}
+    if preset is not None and preset != current["preset"]:
+        raise InputError("preset", preset, "a simulated host's preset cannot change (remove the host first)", [current["preset"]])
+    if "fabric_mode" in given and given["fabric_mode"] == before["fabric_mode"]:
+        # Setting the mode again would deactivate every partition: only a new mode is a change.
+        del given["fabric_mode"]
+    # Validate and preview on a copy, so bad input and check mode write nothing.
+    preview = copy.deepcopy(current)
+    apply_options(preview, given)
+    after = _managed_view(preview)
+    changed = after != before
+    if changed and not check_mode:
+        update_host(path, **given)
+        return {"changed": True, "path": path, "diff": {"before": before, "after": after}, "host": describe_host(path)}
+    return {"changed": changed, "path": path, "diff": {"before": before, "after": after}, "host": _described(path, current)}
 
 
 def _host_operation(path, operation):

@@ -42,7 +42,7 @@ def test_yaml_keeps_numeric_looking_names_as_strings(tmp_path):
     minors = _cdi.parse_mig_minors(driver_mig_minors())
     _cdi.ensure_spec(str(path), _cdi.build_spec(gpus, migs, strategies=["index"], mig_minors=minors), 0o644)
     text = path.read_text()
-    assert text.startswith("---\n")
+    assert text.splitlines()[2] == "---"  # after the fingerprint lines
     assert '- name: "1:0"' in text  # quoted: a YAML 1.1 reader takes a bare 1:0 for the number 60
     assert [device["name"] for device in yaml.safe_load(text)["devices"]] == ["0", "1:0", "1:1", "all"]
 
@@ -62,6 +62,42 @@ def test_same_content_is_not_rewritten(tmp_path):
     assert changed is False
     assert before == spec
     assert os.stat(str(path)).st_ino == inode
+
+
+def test_an_unchanged_yaml_spec_is_known_by_its_fingerprint_without_parsing(tmp_path, monkeypatch):
+    path = tmp_path / "nvidia.yaml"
+    _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
+    assert path.read_text().startswith("# gpuops.mig spec sha256:")
+
+    def no_parsing(text, path):
+        raise AssertionError("parsed a spec its fingerprint describes")
+
+    monkeypatch.setattr(_cdi, "_parse", no_parsing)
+    changed, before = _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
+    assert changed is False
+    assert before == _mixed_spec()
+
+
+def test_a_spec_edited_under_its_fingerprint_is_read_and_rewritten(tmp_path):
+    path = tmp_path / "nvidia.yaml"
+    spec = _mixed_spec()
+    _cdi.ensure_spec(str(path), spec, 0o644)
+    edited = path.read_text().replace("/dev/nvidiactl", "/dev/null")
+    assert edited != path.read_text()
+    path.write_text(edited)  # the fingerprint lines still name the spec written
+    changed, before = _cdi.ensure_spec(str(path), spec, 0o644)
+    assert changed is True
+    assert "/dev/null" in json.dumps(before)
+    assert yaml.safe_load(path.read_text()) == spec
+
+
+def test_a_fingerprint_of_another_spec_is_a_change(tmp_path):
+    path = tmp_path / "nvidia.yaml"
+    _cdi.ensure_spec(str(path), _mixed_spec(), 0o644)
+    gpus, dummy = dgx_h100_full()
+    new = _cdi.build_spec(gpus, [])
+    assert _cdi.ensure_spec(str(path), new, 0o644)[0] is True
+    assert yaml.safe_load(path.read_text()) == new
 
 
 def test_key_order_formatting_and_device_order_are_not_changes(tmp_path):

@@ -7,7 +7,8 @@ presets' published layouts, not from the code under test.
 import pytest
 
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import HardwareError, InputError
-from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware, manage_simulated_host
+from ansible_collections.gpuops.mig.plugins.module_utils._nvml import Hardware
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator.host import manage_simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator.presets import PRESETS
 

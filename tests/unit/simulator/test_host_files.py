@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.gpuops.mig.plugins.module_utils._errors import InputError
 from ansible_collections.gpuops.mig.plugins.module_utils import _libnvfm as fm
 from ansible_collections.gpuops.mig.plugins.module_utils._host import Host
-from ansible_collections.gpuops.mig.plugins.module_utils._nvml import manage_simulated_host
+from ansible_collections.gpuops.mig.plugins.module_utils._simulator.host import manage_simulated_host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator import fm_lib, host
 from ansible_collections.gpuops.mig.plugins.module_utils._simulator.state import read_state
 
