@@ -906,11 +906,14 @@ def _parse(text, path):
             return unreadable
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    libyaml = hasattr(yaml, "CSafeLoader")
     try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=loader)):
+        events = yaml.parse(text, Loader=yaml.CSafeLoader if libyaml else yaml.SafeLoader)
+        if any(isinstance(event, yaml.AliasEvent) for event in events):
             return None, "uses YAML aliases, which no CDI spec needs"
-        return yaml.load(text, Loader=loader), None
+        if libyaml:
+            return yaml.load(text, Loader=yaml.CSafeLoader), None
+        return yaml.load(text, Loader=yaml.SafeLoader), None
     except (ValueError, yaml.YAMLError):
         return unreadable
 
