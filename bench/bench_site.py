@@ -14,7 +14,11 @@ committed). In one run it times:
 4. a playbook that only runs ansible.builtin.ping on every host, with the same forks,
    connection and interpreter: Ansible's own per-host cost;
 
-and prints the wall times side by side with their ratio to the ping run. Runs 2 to 4 are
+and prints the wall times side by side with their ratio to the ping run. The runs leave
+PYTHONUNBUFFERED out of the environment (--keep-unbuffered keeps it): on the local
+connection the managed side's Python inherits the controller's environment, and with it
+CPython reads a pipelined module from stdin one byte per read(2) call (0.2 to 0.3 s of CPU
+for a 400 KB payload, ping's included), which a managed host reached over SSH does not do. Runs 2 to 4 are
 repeated in interleaved rounds (--rounds, default 3) and the fastest of each counts, as
 timeit does: a busy moment of the machine only slows a run down, and it would otherwise
 move the ratio by 10% from one run of the bench to the next. Every host is on
@@ -95,7 +99,7 @@ def write_inventory(count):
     )
 
 
-def run(label, playbook, inventory, forks, extra_vars):
+def run(label, playbook, inventory, forks, extra_vars, keep_unbuffered=False):
     log = os.path.join(WORK, label.replace(" ", "-") + ".log")
     command = [
         os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
@@ -116,6 +120,8 @@ def run(label, playbook, inventory, forks, extra_vars):
         ANSIBLE_LOCALHOST_WARNING="false",
     )
     env.pop("GPUOPS_MIG_SIMULATOR", None)
+    if not keep_unbuffered:
+        env.pop("PYTHONUNBUFFERED", None)
     start = time.perf_counter()
     with open(log, "w") as output:
         code = subprocess.call(command, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -134,13 +140,14 @@ def main():
     parser.add_argument("--hosts", type=int, default=128, help="simulated hosts of 8 GPUs (default 128)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each converged row and of ping, interleaved; the fastest counts (default 3)")
     parser.add_argument("--forks", type=int, default=2 * (os.cpu_count() or 1), help="ansible forks (default: twice the cores)")
+    parser.add_argument("--keep-unbuffered", action="store_true", help="keep PYTHONUNBUFFERED in the runs' environment")
     arguments = parser.parse_args()
     sys.path.insert(0, collections_root())
 
     inventory, groups, members = write_inventory(arguments.hosts)
     fleet_vars = {"gpuops_mig_simulator_dir": os.path.join(WORK, "fleet")}
     print(
-        "gpuops.mig site bench: %d simulated hosts (%s), %d GPUs, forks %d, %d cores, python %s"
+        "gpuops.mig site bench: %d simulated hosts (%s), %d GPUs, forks %d, %d cores, python %s, PYTHONUNBUFFERED %s"
         % (
             arguments.hosts,
             ", ".join("%s %d" % item for item in sorted(groups.items())),
@@ -148,6 +155,7 @@ def main():
             arguments.forks,
             os.cpu_count() or 1,
             sys.version.split()[0],
+            "kept" if arguments.keep_unbuffered and "PYTHONUNBUFFERED" in os.environ else "unset",
         )
     )
     load_before = " ".join("%.2f" % value for value in os.getloadavg())
@@ -157,11 +165,11 @@ def main():
         ("  same, no creation play", "site converged real", site, dict(fleet_vars, gpuops_mig_hosts="!all")),
         ("ping", "ping", os.path.join(WORK, "ping.yml"), fleet_vars),
     )
-    rows = [("site.yml, from scratch",) + run("site apply", site, inventory, arguments.forks, fleet_vars) + (None,)]
+    rows = [("site.yml, from scratch",) + run("site apply", site, inventory, arguments.forks, fleet_vars, arguments.keep_unbuffered) + (None,)]
     timings = dict((label, []) for label, _log, _playbook, _vars in repeated)
     for _round in range(arguments.rounds):  # interleaved, so that a busy moment of the machine hits every row
         for label, log, playbook, extra_vars in repeated:
-            timings[label].append(run(log, playbook, inventory, arguments.forks, extra_vars))
+            timings[label].append(run(log, playbook, inventory, arguments.forks, extra_vars, arguments.keep_unbuffered))
     for label, _log, _playbook, _vars in repeated:
         elapsed = [seconds for seconds, _totals in timings[label]]
         rows.append((label, min(elapsed), timings[label][0][1], max(elapsed)))

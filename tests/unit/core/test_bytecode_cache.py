@@ -149,3 +149,23 @@ def test_an_unwritable_place_still_runs_the_module(payload, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert _run(payload, blocker / "cache") == 1
+
+
+COLLECTOR_STATE = (
+    "import ansible_collections.gpuops.mig.plugins.module_utils._bytecode_cache\n"
+    "import gc\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+)
+
+
+def test_a_module_run_from_the_zip_collects_no_garbage_until_it_exits(payload, tmp_path):
+    """Imported from AnsiballZ's zip, the cache module turns the cyclic collector off and
+    freezes what exists (a module process is short-lived); imported from files (unit tests,
+    the controller) it leaves the collector alone."""
+    assert _python(payload, tmp_path / "cache", COLLECTOR_STATE).split() == ["False", "True"]
+    tree = tmp_path / "tree"
+    parts = PACKAGE.split("/")
+    for depth in range(1, len(parts) + 1):
+        (tree / "/".join(parts[:depth])).mkdir(parents=True, exist_ok=True)
+        (tree / "/".join(parts[:depth]) / "__init__.py").touch()
+    (tree / PACKAGE / "_bytecode_cache.py").write_text(CACHE_SOURCE)
+    assert _python(tree, tmp_path / "cache", COLLECTOR_STATE).split() == ["True", "False"]
