@@ -43,9 +43,6 @@ REAL_DEV_ROOT = "/"
 REAL_MIG_MINORS_PATH = "/proc/driver/nvidia-caps/mig-minors"
 REAL_DRIVER_ROOT = "/"
 
-#: ``host_files`` values of a simulated host.
-SIMULATED_FILES, REAL_FILES = "simulated", "real"
-
 
 def run_command(argv, gpu=None):
     """Run an argument list (never a shell string); HardwareError if it cannot start."""
@@ -62,7 +59,8 @@ class Host(object):
     def __init__(self, simulator=None):
         self.simulator = os.path.abspath(simulator) if simulator else None
         self.backend = "simulator" if simulator else "nvml"
-        self.host_files = None
+        #: Whether the host's files and units are the simulated host's own (not the machine's).
+        self.simulated_files = False
         #: Whether NVML calls wait outside Python (in the driver: 0.65 ms per profile query
         #: measured on an H200; or in a simulator's latency model), so that reading GPUs in
         #: threads overlaps the waits. A simulator without latency answers in Python under
@@ -84,17 +82,12 @@ class Host(object):
         except SimulatorStateError as error:
             raise InputError("simulator", simulator, str(error))
         self._simulated_host = simulated_host
-        self.host_files = state.get("host_files") or SIMULATED_FILES
+        self.simulated_files = simulated_host.host_files_of(state) == simulated_host.SIMULATED_FILES
         self.nvml_calls_wait = bool(state.get("latency"))
         self.root = driver_paths["root"]
         self.dev_root = driver_paths["dev_root"]
         self.mig_minors_path = driver_paths["mig_minors_path"]
         self.driver_root = driver_paths["driver_root"]
-
-    @property
-    def simulated_files(self):
-        """Whether the host's files and units are the simulated host's own (not the machine's)."""
-        return self.host_files == SIMULATED_FILES
 
     def path(self, name):
         """Path of the host file ``name`` (a REAL_PATHS key) on this host."""

@@ -61,7 +61,6 @@ import shutil
 
 from .._capabilities import VIRTUALIZATION_MODES
 from .._errors import InputError, MigError
-from .._host import REAL_FILES, SIMULATED_FILES
 from . import devnodes, driver_files, machine
 from .presets import FABRIC_MODES, FABRIC_TABLES, PRESETS, reset_supported_by_default
 from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, read_state, write_state
@@ -70,6 +69,8 @@ from .state import STATE_FORMAT_VERSION, SimulatorStateError, locked_state, read
 DEFAULT_UNITS = ("nvidia-dcgm", "nvidia-k8s-device-plugin")
 
 _OPTIONS = ("fabric_mode", "reset_supported", "processes", "faults", "latency", "units", "virtualization_mode", "host_files")
+#: ``host_files`` values: the host's files and units are the simulated host's own, or the machine's.
+SIMULATED_FILES, REAL_FILES = "simulated", "real"
 HOST_FILES = (SIMULATED_FILES, REAL_FILES)
 
 
