@@ -17,11 +17,11 @@ committed). In one run it times:
 and prints the wall times side by side with their ratio to the ping run. The runs leave
 PYTHONUNBUFFERED out of the environment (--keep-unbuffered keeps it): on the local
 connection the managed side's Python inherits the controller's environment, and with it
-CPython reads a pipelined module from stdin one byte per read(2) call (0.2 to 0.3 s of CPU
-for a 400 KB payload, ping's included), which a managed host reached over SSH does not do. Runs 2 to 4 are
-repeated in interleaved rounds (--rounds, default 3) and the fastest of each counts, as
-timeit does: a busy moment of the machine only slows a run down, and it would otherwise
-move the ratio by 10% from one run of the bench to the next. Every host is on
+CPython reads a pipelined module from stdin one byte per read(2) call (0.1 to 0.3 s of CPU
+per module run, ping's included), which a managed host reached over SSH does not do.
+Runs 2 to 4 are repeated in interleaved rounds (--rounds, default 3) and the fastest of
+each counts, as timeit does: a busy moment of the machine only slows a run down, and it
+would otherwise move the ratio by 10% from one run of the bench to the next. Every host is on
 the local connection, so the forks share this machine's cores with the controller.
 
 Usage: .venv/bin/python bench/bench_site.py [--hosts 128] [--forks N]   (make bench runs it)

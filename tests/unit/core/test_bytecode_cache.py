@@ -31,17 +31,33 @@ IMPORT_PROBE = (
 )
 
 
+def _package_files(probe_source):
+    """{path: source} of the package with the real _bytecode_cache, a probe module, and a
+    subpackage whose module the probe may import, laid out as AnsiballZ lays it out."""
+    parts = PACKAGE.split("/")
+    files = dict(("/".join(parts[:depth]) + "/__init__.py", "") for depth in range(1, len(parts) + 1))
+    files.update({
+        PACKAGE + "/_bytecode_cache.py": CACHE_SOURCE,
+        PACKAGE + "/_probe.py": probe_source,
+        PACKAGE + "/_sub/__init__.py": "",
+        PACKAGE + "/_sub/leaf.py": "VALUE = 5\n",
+    })
+    return files
+
+
 def _payload(path, probe_source):
-    """A zip holding the package with the real _bytecode_cache, a probe module, and a
-    subpackage whose module the probe may import."""
+    """A zip of the package (``_package_files``)."""
     with zipfile.ZipFile(str(path), "w") as payload:
-        parts = PACKAGE.split("/")
-        for depth in range(1, len(parts) + 1):
-            payload.writestr("/".join(parts[:depth]) + "/__init__.py", "")
-        payload.writestr(PACKAGE + "/_bytecode_cache.py", CACHE_SOURCE)
-        payload.writestr(PACKAGE + "/_probe.py", probe_source)
-        payload.writestr(PACKAGE + "/_sub/__init__.py", "")
-        payload.writestr(PACKAGE + "/_sub/leaf.py", "VALUE = 5\n")
+        for name, source in _package_files(probe_source).items():
+            payload.writestr(name, source)
+    return path
+
+
+def _tree(path, probe_source):
+    """The same package as plain files (as the unit tests and the controller import it)."""
+    for name, source in _package_files(probe_source).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(source)
     return path
 
 
@@ -162,10 +178,5 @@ def test_a_module_run_from_the_zip_collects_no_garbage_until_it_exits(payload, t
     freezes what exists (a module process is short-lived); imported from files (unit tests,
     the controller) it leaves the collector alone."""
     assert _python(payload, tmp_path / "cache", COLLECTOR_STATE).split() == ["False", "True"]
-    tree = tmp_path / "tree"
-    parts = PACKAGE.split("/")
-    for depth in range(1, len(parts) + 1):
-        (tree / "/".join(parts[:depth])).mkdir(parents=True, exist_ok=True)
-        (tree / "/".join(parts[:depth]) / "__init__.py").touch()
-    (tree / PACKAGE / "_bytecode_cache.py").write_text(CACHE_SOURCE)
+    tree = _tree(tmp_path / "tree", "VALUE = 1\n")
     assert _python(tree, tmp_path / "cache", COLLECTOR_STATE).split() == ["True", "False"]
